@@ -1,0 +1,150 @@
+/**
+ * Crops, flips and bilinear resampling of decoded RGB images into a network's float input, in pure
+ * JS and seeded, so that a (seed, epoch, image) triple always gives the same pixels.
+ *
+ * Eval: resize the shorter side to `size`, then take the center size x size crop. Done in one
+ * sampling step: the crop box is the centered square whose side is the image's shorter side.
+ * Train: torchvision RandomResizedCrop semantics (area fraction ~ U(scale), log aspect ratio ~
+ * U(log 3/4, log 4/3), 10 tries, then the fallback center crop clamped to the ratio range),
+ * resampled to size x size, then a horizontal flip with probability 1/2 if enabled.
+ * Sampling is bilinear with half-pixel centres (align_corners = false) and edge clamping:
+ *   src = box.origin + (dst + 0.5) * box.extent / size - 0.5.
+ * No antialiasing: the decoder already brought images to ~1.15 x size, so the remaining
+ * downscale is small.
+ */
+import type { Preprocessing } from '../schema.ts';
+import type { DecodedImage } from './decode.ts';
+import { randomInt, uniform, type Rng } from './random.ts';
+
+/** A region of the source image in pixel units (may be fractional for the eval crop). */
+export interface CropBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface AugmentOptions {
+  randomResizedCrop: boolean;
+  /** Range of the crop's area as a fraction of the image area, e.g. [0.35, 1]. */
+  scale: [number, number];
+  horizontalFlip: boolean;
+}
+
+/** Where to sample and whether to mirror; the plan for one sample. */
+export interface SamplePlan {
+  box: CropBox;
+  flip: boolean;
+}
+
+export const ASPECT_RATIO_RANGE: readonly [number, number] = [3 / 4, 4 / 3];
+
+/** The centered square with side min(width, height). */
+export function centerCropBox(width: number, height: number): CropBox {
+  const side = Math.min(width, height);
+  return { x: (width - side) / 2, y: (height - side) / 2, width: side, height: side };
+}
+
+/**
+ * torchvision RandomResizedCrop.get_params: integer box, area fraction in `scale`, aspect ratio
+ * (width / height) log-uniform in `ratio`. After 10 failed tries: the largest centered box whose
+ * aspect ratio is clamped into `ratio`.
+ */
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  scale: readonly [number, number],
+  rng: Rng,
+  ratio: readonly [number, number] = ASPECT_RATIO_RANGE,
+): CropBox {
+  const area = width * height;
+  const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const targetArea = area * uniform(rng, scale[0], scale[1]);
+    const aspect = Math.exp(uniform(rng, logRatio[0], logRatio[1]));
+    const w = Math.round(Math.sqrt(targetArea * aspect));
+    const h = Math.round(Math.sqrt(targetArea / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      return { x: randomInt(rng, 0, width - w), y: randomInt(rng, 0, height - h), width: w, height: h };
+    }
+  }
+  const inRatio = width / height;
+  let w = width;
+  let h = height;
+  if (inRatio < ratio[0]) h = Math.round(w / ratio[0]);
+  else if (inRatio > ratio[1]) w = Math.round(h * ratio[1]);
+  return { x: Math.floor((width - w) / 2), y: Math.floor((height - h) / 2), width: w, height: h };
+}
+
+/** The crop and flip for one sample: center crop when `augment` is null, random ones otherwise. */
+export function planSample(width: number, height: number, augment: AugmentOptions | null, rng: Rng): SamplePlan {
+  if (!augment) return { box: centerCropBox(width, height), flip: false };
+  const box = augment.randomResizedCrop ? randomResizedCropBox(width, height, augment.scale, rng) : centerCropBox(width, height);
+  const flip = augment.horizontalFlip ? rng() < 0.5 : false;
+  return { box, flip };
+}
+
+/** out = pixel * scale + offset: 'minus1to1' x / 127.5 - 1, 'zero1' x / 255. */
+export function preprocessingAffine(preprocessing: Preprocessing): { scale: number; offset: number } {
+  switch (preprocessing) {
+    case 'minus1to1':
+      return { scale: 1 / 127.5, offset: -1 };
+    case 'zero1':
+      return { scale: 1 / 255, offset: 0 };
+    default:
+      throw new Error(`unknown preprocessing ${String(preprocessing)}`);
+  }
+}
+
+/**
+ * Bilinearly resample `plan.box` of `image` to size x size RGB floats, mirrored if `plan.flip`,
+ * written NHWC at out[offset ...offset + size*size*3).
+ */
+export function renderSample(
+  image: DecodedImage,
+  plan: SamplePlan,
+  size: number,
+  preprocessing: Preprocessing,
+  out: Float32Array,
+  offset: number,
+): void {
+  if (offset < 0 || offset + size * size * 3 > out.length) throw new RangeError('sample slot outside the output array');
+  const { scale, offset: bias } = preprocessingAffine(preprocessing);
+  const cols = bilinearTaps(plan.box.x, plan.box.width, size, image.width);
+  const rows = bilinearTaps(plan.box.y, plan.box.height, size, image.height);
+  const src = image.data;
+  const rowStride = image.width * 3;
+  let o = offset;
+  for (let oy = 0; oy < size; oy++) {
+    const r0 = rows.low[oy]! * rowStride;
+    const r1 = rows.high[oy]! * rowStride;
+    const wy = rows.weight[oy]!;
+    for (let ox = 0; ox < size; ox++) {
+      const sx = plan.flip ? size - 1 - ox : ox;
+      const c0 = cols.low[sx]! * 3;
+      const c1 = cols.high[sx]! * 3;
+      const wx = cols.weight[sx]!;
+      for (let c = 0; c < 3; c++) {
+        const top = src[r0 + c0 + c]! + (src[r0 + c1 + c]! - src[r0 + c0 + c]!) * wx;
+        const bottom = src[r1 + c0 + c]! + (src[r1 + c1 + c]! - src[r1 + c0 + c]!) * wx;
+        out[o++] = (top + (bottom - top) * wy) * scale + bias;
+      }
+    }
+  }
+}
+
+/** For each output index: the two source indices and the weight of the second (edge clamped). */
+function bilinearTaps(start: number, extent: number, size: number, limit: number) {
+  const low = new Int32Array(size);
+  const high = new Int32Array(size);
+  const weight = new Float32Array(size);
+  const step = extent / size;
+  for (let i = 0; i < size; i++) {
+    const s = Math.min(limit - 1, Math.max(0, start + (i + 0.5) * step - 0.5));
+    const base = Math.floor(s);
+    low[i] = base;
+    high[i] = Math.min(limit - 1, base + 1);
+    weight[i] = s - base;
+  }
+  return { low, high, weight };
+}

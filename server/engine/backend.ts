@@ -1,0 +1,102 @@
+/**
+ * Backend choice for bnlab: wasm by default (with bnlab's gradient kernels registered so convnets
+ * train), cpu as fallback, and tfjs-node ('tensorflow') when the optional package loads.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.ts';
+import { pointwiseConv2DBackpropInputConfig, CONV2D_BACKPROP_INPUT } from './kernels/conv2d-backprop-input.ts';
+import { depthwiseBackpropFilterConfig } from './kernels/depthwise-backprop-filter.ts';
+import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input.ts';
+
+export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** Marks kernel configs installed by bnlab, so registration can run any number of times. */
+const BNLAB_KERNEL = Symbol.for('bnlab.wasmKernel');
+type MarkedConfig = tf.KernelConfig & { [BNLAB_KERNEL]?: true };
+
+function isBnlabKernel(kernelName: string): boolean {
+  const current = tf.getKernel(kernelName, 'wasm') as MarkedConfig | undefined;
+  return current?.[BNLAB_KERNEL] === true;
+}
+
+function install(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
+  tf.registerKernel({ ...config, [BNLAB_KERNEL]: true } as MarkedConfig);
+}
+
+/**
+ * Registers bnlab's wasm kernels: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
+ * DepthwiseConv2dNativeBackpropInput (absent from tfjs-backend-wasm), and a matMul fast path for
+ * pointwise Conv2DBackpropInput. Idempotent; safe before or after the wasm backend initialises.
+ */
+export function registerWasmGradientKernels(): void {
+  for (const config of [conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig]) {
+    if (!isBnlabKernel(config.kernelName)) install(config);
+  }
+  if (!isBnlabKernel(CONV2D_BACKPROP_INPUT)) {
+    const original = tf.getKernel(CONV2D_BACKPROP_INPUT, 'wasm');
+    if (original) install(pointwiseConv2DBackpropInputConfig(original));
+  }
+}
+
+function parseBackendName(value: string, source: string): BackendName {
+  const name = value.trim().toLowerCase();
+  if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
+  throw new Error(`Unknown backend '${value}' (from ${source}); choose one of: ${BACKEND_NAMES.join(', ')}`);
+}
+
+async function useWasm(): Promise<boolean> {
+  registerWasmGradientKernels();
+  try {
+    return await tf.setBackend('wasm');
+  } catch {
+    return false;
+  }
+}
+
+async function useCpu(): Promise<string> {
+  if (!(await tf.setBackend('cpu'))) throw new Error('The tfjs cpu backend failed to initialise');
+  return 'cpu';
+}
+
+async function useTensorflow(): Promise<string> {
+  const optionalPackage = '@tensorflow/tfjs-node';
+  try {
+    await import(optionalPackage); // optional dependency; registers the 'tensorflow' backend
+  } catch (error) {
+    throw new Error(
+      `Backend 'tensorflow' needs the optional package ${optionalPackage}, which did not load ` +
+        `(${(error as Error).message.split('\n')[0]}). Use --backend wasm (the default) or --backend cpu instead.`,
+    );
+  }
+  if (!(await tf.setBackend('tensorflow'))) {
+    throw new Error(`${optionalPackage} loaded but its 'tensorflow' backend failed to initialise; use wasm or cpu.`);
+  }
+  return 'tensorflow';
+}
+
+/**
+ * Picks and initialises the tfjs backend: `requested`, else env BNLAB_BACKEND, else wasm
+ * (falling back to cpu, with a warning, only when wasm fails to initialise by default).
+ * An explicit request that cannot be met is an error. Returns the active backend's name.
+ */
+export async function selectBackend(requested?: string | null): Promise<string> {
+  const fromEnv = process.env.BNLAB_BACKEND;
+  const explicit =
+    requested != null && requested !== ''
+      ? parseBackendName(requested, 'the backend option')
+      : fromEnv
+        ? parseBackendName(fromEnv, 'BNLAB_BACKEND')
+        : null;
+
+  if (explicit === 'cpu') return useCpu();
+  if (explicit === 'tensorflow') return useTensorflow();
+  if (await useWasm()) return 'wasm';
+  if (explicit === 'wasm') {
+    throw new Error('The wasm backend failed to initialise; pass --backend cpu to use the (slower) cpu backend.');
+  }
+  console.warn('bnlab: the wasm backend failed to initialise; falling back to the cpu backend.');
+  return useCpu();
+}

@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+
+/** Random depthwise cases: stride 1/2, same/valid, odd/even sizes, 1..16 channels, multiplier 1..2. */
+function depthwiseCases(): ConvCase[] {
+  const cases: ConvCase[] = [];
+  for (let i = 0; i < 12; i++) {
+    const seed = 1000 + i * 17;
+    const k = seededInt(seed, 1, 3) === 2 ? 3 : seededInt(seed + 1, 1, 5);
+    const stride = (i % 2) + 1;
+    const pad = i % 4 < 2 ? 'same' : 'valid';
+    const h = seededInt(seed + 2, k, k + 9);
+    const w = seededInt(seed + 3, k, k + 9);
+    const channels = seededInt(seed + 4, 1, 16);
+    const multiplier = i % 3 === 2 ? 2 : 1;
+    const batch = seededInt(seed + 5, 1, 3);
+    cases.push({
+      xShape: [batch, h, w, channels],
+      wShape: [k, k, channels, multiplier],
+      conv: (x, f) => tf.depthwiseConv2d(x, f, stride, pad),
+      seed,
+    });
+  }
+  return cases;
+}
+
+describe('DepthwiseConv2dNativeBackpropFilter on wasm', () => {
+  it.each(depthwiseCases().map((c) => [`${c.xShape} * ${c.wShape}`, c] as const))(
+    'matches the cpu backend for x %s',
+    async (_name, c) => {
+      const reference = await convGradients('cpu', c);
+      const wasm = await convGradients('wasm', c);
+      expect(tf.getBackend()).toBe('wasm');
+      expect(maxRelativeError(wasm.dw, reference.dw)).toBeLessThanOrEqual(1e-4);
+    },
+  );
+
+  it('agrees with central finite differences', async () => {
+    const c: ConvCase = {
+      xShape: [2, 7, 6, 5],
+      wShape: [3, 3, 5, 1],
+      conv: (x, f) => tf.depthwiseConv2d(x, f, 2, 'same'),
+      seed: 77,
+    };
+    const analytic = await convGradients('wasm', c);
+    const { numeric, analytic: exact } = await finiteDifferences(c, analytic, 'w', 8);
+    expect(maxRelativeError(numeric, exact)).toBeLessThanOrEqual(1e-2);
+  });
+
+  it('refuses dilation other than 1 with a clear error', async () => {
+    await convGradients('wasm', { xShape: [1, 4, 4, 1], wShape: [1, 1, 1, 1], conv: (x, f) => tf.depthwiseConv2d(x, f, 1, 'same'), seed: 1 });
+    const x = tf.ones([1, 6, 6, 2]) as tf.Tensor4D;
+    const f = tf.ones([3, 3, 2, 1]) as tf.Tensor4D;
+    const dy = tf.ones([1, 6, 6, 2]) as tf.Tensor4D;
+    expect(() =>
+      tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, {
+        strides: [1, 1], pad: 'same', dilations: [2, 2], filterShape: f.shape,
+      } as never),
+    ).toThrow(/dilation 2,2 is not supported/);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Times bnlab's wasm gradient kernels on the layer shapes of MobileNet v1 α0.25 @224, batch 16,
+ * against the tfjs cpu backend's kernels, and optionally a whole training step of the real model.
+ *
+ *   node --import tsx server/engine/profile-kernels.ts [--skip-cpu] [--reps N] [--step <model.json>] [--batch N]
+ *
+ * Prints one row per (kernel, shape): wasm ms (median of reps) and cpu ms (one run).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from './backend.ts';
+
+interface LayerShape {
+  name: string;
+  kernel: string;
+  xShape: [number, number, number, number];
+  filterShape: [number, number, number, number];
+  stride: number;
+  dyShape: [number, number, number, number];
+}
+
+/** MobileNet v1 (α, resolution, batch): conv1 3×3/2, then 13 × (depthwise 3×3/s, pointwise 1×1). */
+export function mobilenetV1GradientShapes(alpha = 0.25, resolution = 224, batch = 16): LayerShape[] {
+  const width = (c: number) => Math.round(c * alpha);
+  const blocks: [number, number][] = [
+    [64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2],
+    [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1],
+  ];
+  const shapes: LayerShape[] = [];
+  let size = resolution / 2;
+  let channels = width(32);
+  shapes.push({
+    name: 'conv1', kernel: 'Conv2DBackpropFilter', xShape: [batch, resolution, resolution, 3],
+    filterShape: [3, 3, 3, channels], stride: 2, dyShape: [batch, size, size, channels],
+  });
+  blocks.forEach(([filters, stride], i) => {
+    const outSize = Math.ceil(size / stride);
+    const xShape: [number, number, number, number] = [batch, size, size, channels];
+    const dwDy: [number, number, number, number] = [batch, outSize, outSize, channels];
+    for (const kernel of ['DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']) {
+      shapes.push({ name: `conv_dw_${i + 1}`, kernel, xShape, filterShape: [3, 3, channels, 1], stride, dyShape: dwDy });
+    }
+    const outChannels = width(filters);
+    const pwX: [number, number, number, number] = [batch, outSize, outSize, channels];
+    const pwDy: [number, number, number, number] = [batch, outSize, outSize, outChannels];
+    for (const kernel of ['Conv2DBackpropFilter', 'Conv2DBackpropInput']) {
+      shapes.push({ name: `conv_pw_${i + 1}`, kernel, xShape: pwX, filterShape: [1, 1, channels, outChannels], stride: 1, dyShape: pwDy });
+    }
+    size = outSize;
+    channels = outChannels;
+  });
+  return shapes;
+}
+
+function runOnce(s: LayerShape, x: tf.Tensor, dy: tf.Tensor, filter: tf.Tensor): number {
+  const attrs = { strides: [s.stride, s.stride], pad: 'same', dilations: [1, 1], dataFormat: 'NHWC' };
+  const start = performance.now();
+  const out =
+    s.kernel === 'Conv2DBackpropInput' || s.kernel === 'DepthwiseConv2dNativeBackpropInput'
+      ? tf.engine().runKernel(s.kernel, { dy, filter }, { ...attrs, inputShape: s.xShape } as never)
+      : tf.engine().runKernel(s.kernel, { x, dy }, { ...attrs, filterShape: s.filterShape } as never);
+  const ms = performance.now() - start; // wasm and cpu kernels run synchronously
+  (out as tf.Tensor).dispose();
+  return ms;
+}
+
+async function timeKernel(backend: string, s: LayerShape, reps: number): Promise<number> {
+  await tf.setBackend(backend);
+  const x = tf.randomNormal(s.xShape);
+  const dy = tf.randomNormal(s.dyShape);
+  const filter = tf.randomNormal(s.filterShape);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) times.push(runOnce(s, x, dy, filter));
+  tf.dispose([x, dy, filter]);
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** Loads a tfjs layers model from disk: model.json plus its shards concatenated in manifest order. */
+export async function loadLayersModelFromFile(modelJsonPath: string): Promise<tf.LayersModel> {
+  const json = JSON.parse(await readFile(modelJsonPath, 'utf8'));
+  const dir = path.dirname(modelJsonPath);
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of json.weightsManifest as tf.io.WeightsManifestGroupConfig[]) {
+    weightSpecs.push(...group.weights);
+    for (const p of group.paths) buffers.push(await readFile(path.join(dir, p)));
+  }
+  const all = Buffer.concat(buffers);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+  return tf.loadLayersModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs, weightData }) });
+}
+
+/** Median ms of full training steps (forward in training mode, backward, SGD update, all weights). */
+async function timeTrainingStep(modelJsonPath: string, batch: number, steps: number): Promise<number> {
+  const model = await loadLayersModelFromFile(modelJsonPath);
+  const [, h, w, c] = model.inputs[0].shape as number[];
+  const classes = (model.outputs[0].shape as number[]).at(-1)!;
+  const xs = tf.randomUniform([batch, h, w, c], -1, 1);
+  const ys = tf.oneHot(tf.randomUniform([batch], 0, classes, 'int32'), classes);
+  const optimizer = tf.train.sgd(1e-3);
+  const times: number[] = [];
+  for (let i = 0; i < steps + 1; i++) {
+    const start = performance.now();
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
+      true,
+    )!;
+    await loss.data();
+    loss.dispose();
+    if (i > 0) times.push(performance.now() - start); // step 0 warms up (kernel setup, optimizer state)
+  }
+  tf.dispose([xs, ys]);
+  model.dispose();
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const flag = (name: string) => args.includes(name);
+  const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const reps = Number(option('--reps') ?? 3);
+  const batch = Number(option('--batch') ?? 16);
+  console.log(`backend: ${await selectBackend('wasm')}; tfjs ${tf.version.tfjs}`);
+
+  if (!flag('--kernels-off')) {
+    const totals = new Map<string, { wasm: number; cpu: number }>();
+    console.log(['layer', 'kernel', 'x', 'wasm ms', flag('--skip-cpu') ? '' : 'cpu ms'].join('\t'));
+    for (const s of mobilenetV1GradientShapes(0.25, 224, batch)) {
+      const wasmMs = await timeKernel('wasm', s, reps);
+      const cpuMs = flag('--skip-cpu') ? NaN : await timeKernel('cpu', s, 1);
+      const total = totals.get(s.kernel) ?? { wasm: 0, cpu: 0 };
+      totals.set(s.kernel, { wasm: total.wasm + wasmMs, cpu: total.cpu + cpuMs });
+      console.log([s.name, s.kernel, s.xShape.join('x'), wasmMs.toFixed(1), cpuMs.toFixed(1)].join('\t'));
+    }
+    for (const [kernel, t] of totals) console.log(`total ${kernel}: wasm ${t.wasm.toFixed(1)} ms, cpu ${t.cpu.toFixed(1)} ms`);
+  }
+
+  const modelPath = option('--step');
+  if (modelPath) {
+    await tf.setBackend('wasm');
+    const ms = await timeTrainingStep(modelPath, batch, Number(option('--steps') ?? 3));
+    console.log(`training step (wasm, batch ${batch}): ${ms.toFixed(0)} ms = ${(ms / batch).toFixed(1)} ms/image`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await main();
+}

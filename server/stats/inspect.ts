@@ -1,0 +1,214 @@
+/**
+ * `inspect`: before any training, how far is the user's data from what the pretrained backbone's
+ * BatchNorm layers expect?
+ *
+ * The data is passed once through the model as it is (inference mode, pretrained statistics,
+ * nothing written: population.ts `measureBatchNormInputs`). For every BN layer, the population
+ * mean and biased variance of its input over the data play the part of the "current" state in
+ * drift.ts and the pretrained running statistics the reference:
+ *   meanShift   = mean_c |mu_data - mu_pre| / sqrt(var_pre + eps)
+ *   logVarRatio = mean_c |log((var_data + eps) / (var_pre + eps))|
+ *   symmetricKl = mean_c symmetric KL(N(mu_data, var_data + eps), N(mu_pre, var_pre + eps))
+ * Layers are ranked by symmetricKl (it combines the mean and the variance mismatch), largest first.
+ *
+ * Recommendation (a deliberately simple rule; thresholds are options):
+ *   shifted := median over layers of meanShift > 0.5  OR  median logVarRatio > 0.5
+ *   not shifted                                     -> 'freeze-all'
+ *   shifted, >= 500 training images and batch >= 8  -> 'train-bn' (and --precise-bn at the end)
+ *   shifted otherwise                               -> 'adabn'
+ * 'full' is never recommended from statistics alone: with a few hundred images it overfits and its
+ * BN layers see the tiny-batch problem too.
+ *
+ * Where the 0.5 thresholds come from: measured with `server/stats/testing/measure-domain-shift.ts`
+ * (64 train images per set, MobileNet v1 α0.25 @224, [-1, 1] input, pretrained statistics):
+ *   ants-bees (ImageNet photos):  median meanShift 0.18, median logVarRatio 0.28
+ *   digits (MNIST):               median meanShift 0.69, median logVarRatio 1.35
+ *   fashion-mnist-mini:           median meanShift 0.62, median logVarRatio 1.03
+ * and on the Teachable Machine MobileNetV2 α0.35:
+ *   ants-bees 0.26 / 0.26, digits 0.64 / 1.02, fashion-mnist-mini 0.65 / 0.89.
+ * 0.5 sits between the ImageNet-like set and the shifted ones on both measures for both backbones.
+ * The 500-image and batch-8 limits are judgement (the EMA of BN needs many steps of reasonable
+ * batches to settle), not measurements.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchNormLayers } from '../backbones/layers.ts';
+import { bnDrift, bnLayerConfig, readBnState } from './drift.ts';
+import { measureBatchNormInputs, type BatchSource } from './population.ts';
+
+export interface LintFinding {
+  /** stable identifier, e.g. 'bias-before-bn', 'tiny-batch' */
+  code: string;
+  message: string;
+  layers?: string[];
+}
+
+export interface RecommendationThresholds {
+  /** median meanShift above which the data counts as shifted */
+  medianMeanShift: number;
+  /** median logVarRatio above which the data counts as shifted */
+  medianLogVarRatio: number;
+  /** training images needed before training-mode BN is recommended */
+  minImagesToTrainBn: number;
+  /** batch size below which BN in training mode is noisy (also the 'tiny-batch' lint) */
+  minBatchToTrainBn: number;
+}
+
+export const DEFAULT_THRESHOLDS: RecommendationThresholds = {
+  medianMeanShift: 0.5,
+  medianLogVarRatio: 0.5,
+  minImagesToTrainBn: 500,
+  minBatchToTrainBn: 8,
+};
+
+export interface InspectOptions {
+  /** training batch size the run will use; enables the 'tiny-batch' lint */
+  batchSize?: number;
+  /** whether the planned policy runs BN in training mode; defaults to "does the recommended one" */
+  policyTrainsBn?: boolean;
+  /** training images the run will have; defaults to the images inspected */
+  trainCount?: number;
+  /** findings computed elsewhere (e.g. bias-before-BN from the backbone lint), passed through */
+  findings?: LintFinding[];
+  thresholds?: Partial<RecommendationThresholds>;
+  /** how many leading channels of each layer's statistics to include (default 8) */
+  previewChannels?: number;
+  onBatch?: (batches: number, images: number) => void;
+}
+
+export interface InspectLayer {
+  layer: string;
+  channels: number;
+  /** values per channel that the statistics are over (images × H × W) */
+  count: number;
+  meanShift: number;
+  logVarRatio: number;
+  symmetricKl: number;
+  /** first `previewChannels` channels: the data's population mean/variance and the pretrained running ones */
+  dataMean: number[];
+  dataVariance: number[];
+  runningMean: number[];
+  runningVariance: number[];
+}
+
+export interface InspectReport {
+  images: number;
+  /** in the model's topological order */
+  layers: InspectLayer[];
+  /** layer names, largest symmetricKl first */
+  ranking: string[];
+  summary: { medianMeanShift: number; medianLogVarRatio: number; medianSymmetricKl: number };
+  lint: LintFinding[];
+  recommendation: { policy: string; reason: string };
+}
+
+/** Measure the data's BN-input statistics against the pretrained ones; the model is not modified. */
+export async function inspectBatchNorm(
+  model: tf.LayersModel,
+  batches: BatchSource,
+  opts: InspectOptions = {},
+): Promise<InspectReport> {
+  const thresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
+  const preview = opts.previewChannels ?? 8;
+  const measured = await measureBatchNormInputs(model, batches, { onBatch: opts.onBatch });
+
+  const layers: InspectLayer[] = batchNormLayers(model).map((layer) => {
+    const data = measured.layers.get(layer.name);
+    if (!data) throw new Error(`no statistics were measured for layer ${layer.name}`);
+    const pretrained = readBnState(layer);
+    const drift = bnDrift(
+      { mean: data.mean, variance: data.variance, gamma: null, beta: null },
+      { mean: pretrained.mean, variance: pretrained.variance, gamma: null, beta: null },
+      bnLayerConfig(layer).epsilon,
+      undefined,
+      layer.name,
+    );
+    const head = (values: Float32Array) => Array.from(values.subarray(0, preview));
+    return {
+      layer: layer.name,
+      channels: data.mean.length,
+      count: data.count,
+      meanShift: drift.meanShift,
+      logVarRatio: drift.logVarRatio,
+      symmetricKl: drift.symmetricKl,
+      dataMean: head(data.mean),
+      dataVariance: head(data.variance),
+      runningMean: head(pretrained.mean),
+      runningVariance: head(pretrained.variance),
+    };
+  });
+
+  const summary = {
+    medianMeanShift: median(layers.map((l) => l.meanShift)),
+    medianLogVarRatio: median(layers.map((l) => l.logVarRatio)),
+    medianSymmetricKl: median(layers.map((l) => l.symmetricKl)),
+  };
+  const ranking = [...layers].sort((a, b) => b.symmetricKl - a.symmetricKl).map((l) => l.layer);
+  const trainCount = opts.trainCount ?? measured.images;
+  const recommendation = recommendPolicy(summary, trainCount, opts.batchSize, thresholds, ranking);
+
+  const lint = [...(opts.findings ?? [])];
+  const trainsBn = opts.policyTrainsBn ?? policyTrainsBn(recommendation.policy);
+  if (opts.batchSize !== undefined && opts.batchSize < thresholds.minBatchToTrainBn && trainsBn) {
+    lint.push({
+      code: 'tiny-batch',
+      message:
+        `batch size ${opts.batchSize} with BN layers in training mode: batch statistics over so few images are noisy ` +
+        `and differ from the running statistics used at inference (use >= ${thresholds.minBatchToTrainBn}, ` +
+        'or a policy that keeps BN in inference mode: freeze-all, adabn)',
+    });
+  }
+  return { images: measured.images, layers, ranking, summary, lint, recommendation };
+}
+
+/** The recommendation rule from the module comment. */
+export function recommendPolicy(
+  summary: { medianMeanShift: number; medianLogVarRatio: number },
+  trainCount: number,
+  batchSize: number | undefined,
+  thresholds: RecommendationThresholds = DEFAULT_THRESHOLDS,
+  ranking: string[] = [],
+): { policy: string; reason: string } {
+  const measuredText =
+    `median mean shift ${summary.medianMeanShift.toFixed(2)} (threshold ${thresholds.medianMeanShift}), ` +
+    `median |log variance ratio| ${summary.medianLogVarRatio.toFixed(2)} (threshold ${thresholds.medianLogVarRatio})`;
+  const shifted =
+    summary.medianMeanShift > thresholds.medianMeanShift || summary.medianLogVarRatio > thresholds.medianLogVarRatio;
+  if (!shifted) {
+    return {
+      policy: 'freeze-all',
+      reason: `the data looks like the pretraining data to the BN layers (${measuredText}); keep the pretrained statistics and train the head`,
+    };
+  }
+  const worst = ranking.length ? `; most shifted: ${ranking.slice(0, 3).join(', ')}` : '';
+  const enoughData = trainCount >= thresholds.minImagesToTrainBn;
+  const bigEnoughBatch = batchSize === undefined || batchSize >= thresholds.minBatchToTrainBn;
+  if (enoughData && bigEnoughBatch) {
+    return {
+      policy: 'train-bn',
+      reason:
+        `the pretrained BN statistics do not fit this data (${measuredText}${worst}) and there are ${trainCount} training images: ` +
+        'let BN statistics and gamma/beta adapt (train-bn), and add --precise-bn so the final statistics are exact rather than a lagging EMA',
+    };
+  }
+  const why = !enoughData
+    ? `only ${trainCount} training images (< ${thresholds.minImagesToTrainBn}) to adapt BN by training`
+    : `batch size ${batchSize} (< ${thresholds.minBatchToTrainBn}) is too small for training-mode BN`;
+  return {
+    policy: 'adabn',
+    reason:
+      `the pretrained BN statistics do not fit this data (${measuredText}${worst}); ${why}, ` +
+      'so recompute them exactly on the training data (adabn) and train the head with BN frozen',
+  };
+}
+
+/** Whether a named policy runs any BN layer in training mode. */
+function policyTrainsBn(policy: string): boolean {
+  return policy === 'train-bn' || policy === 'bn-stats-only' || policy === 'full' || policy.startsWith('unfreeze-last:');
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

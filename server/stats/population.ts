@@ -1,0 +1,369 @@
+/**
+ * Population statistics of every BatchNorm layer's input: PreciseBN / AdaBN.
+ *
+ * Why: a BN layer's running statistics are what it divides by at inference. After fine-tuning
+ * they are an EMA that lags the weights (with Keras momentum 0.99, 0.99^125 ≈ 28 % of the value
+ * from 125 steps ago is still in it), and for a pretrained backbone on a new domain they describe
+ * the pretraining data (ImageNet), not the user's images. Recomputing them on the user's data
+ * fixes both (AdaBN, Li et al. 2016; PreciseBN, Wu & Johnson 2021, fvcore/nn/precise_bn.py).
+ *
+ * What, exactly: for each BN layer, in topological order, with every layer in inference mode:
+ *   x       = the layer's input over the whole data set: N images × H × W positions, C channels
+ *   n       = N*H*W values per channel (N for a BN after a dense layer)
+ *   mean_c  = (1/n) sum x_c
+ *   var_c   = (1/n) sum (x_c - mean_c)^2        (biased, as tfjs/Keras BN uses; see drift.ts)
+ * Recalibration writes moving_mean = mean and moving_variance = var, then moves to the next
+ * layer, so every layer is measured with its upstream layers already recalibrated. Unlike
+ * fvcore, which averages per-batch statistics (exact for the mean, and for the variance only up to
+ * the between-batch spread), the merge here is exact: per-batch mean and biased variance (two
+ * passes on the device, float32) are combined in float64 with Chan et al.'s parallel formula, so
+ * the result does not depend on how the data is split into batches.
+ *
+ * Measuring (for `inspect`) is the same computation without writing anything: every BN input is
+ * measured with upstream layers at their current (pretrained) statistics, in a single pass.
+ *
+ * Cost: recalibration runs the data once per BN layer, each time only through the prefix of the
+ * network up to that layer (about (L+1)/2 full forward passes for L evenly spread BN layers);
+ * measuring needs one forward pass.
+ *
+ * Nested containers (Teachable Machine: Sequential[Sequential[functional model3, GAP], head]): a
+ * BN layer's prefix is built inside the container that holds it directly, and that container's
+ * input is computed from the batch by the prefixes of the containers above it (for Teachable
+ * Machine models all of them are the image input itself).
+ *
+ * Batches: `batches()` is called once per pass (once per BN layer when recalibrating), so it must
+ * return a fresh iterable over the same data each time. Each yielded tensor is disposed here once
+ * it has been used (disposing twice is harmless in tfjs, so a producer that also disposes after its
+ * `yield` is fine); a producer that keeps a cache must yield clones.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { isBatchNorm, isContainer } from '../backbones/layers.ts';
+import { assertChannelLast, bnVariables } from './drift.ts';
+
+type Layer = tf.layers.Layer;
+
+/** Per-channel population statistics of one BN layer's input. */
+export interface ChannelMoments {
+  mean: Float32Array;
+  /** biased: divide by count */
+  variance: Float32Array;
+  /** values per channel (N*H*W) */
+  count: number;
+}
+
+export type BatchSource = () => AsyncIterable<tf.Tensor4D>;
+
+export interface RecalibrateOptions {
+  /** called after each BN layer is written */
+  onLayer?: (done: number, total: number, name: string) => void;
+}
+
+export interface MeasureOptions {
+  onBatch?: (batches: number, images: number) => void;
+}
+
+export interface MeasuredStatistics {
+  /** keyed by BN layer name, in topological order */
+  layers: Map<string, ChannelMoments>;
+  images: number;
+  batches: number;
+}
+
+/**
+ * PreciseBN: set every BN layer's moving mean/variance to the population mean and biased variance
+ * of its input over all batches, layer by layer in topological order (see the module comment).
+ * Returns what was written, keyed by layer name.
+ */
+export async function recalibrateBatchNorm(
+  model: tf.LayersModel,
+  batches: BatchSource,
+  opts: RecalibrateOptions = {},
+): Promise<Map<string, ChannelMoments>> {
+  const sites = findBnSites(model);
+  const feeds = new FeedBuilder();
+  const written = new Map<string, ChannelMoments>();
+  for (const [index, site] of sites.entries()) {
+    const probe = feeds.probe(site.chain, [site.input]);
+    const accumulator = new MomentAccumulator(site.layer.name);
+    for await (const batch of batches()) {
+      try {
+        checkBatch(batch);
+        const [moments] = await batchMoments(() => probe(batch));
+        accumulator.add(moments);
+      } finally {
+        batch.dispose();
+      }
+    }
+    const population = accumulator.result();
+    writeMovingStatistics(site.layer, population);
+    written.set(site.layer.name, population);
+    opts.onLayer?.(index + 1, sites.length, site.layer.name);
+  }
+  return written;
+}
+
+/**
+ * The same population statistics, measured in one pass with every BN layer at its current
+ * statistics and nothing written: how the data looks to the model as it is.
+ */
+export async function measureBatchNormInputs(
+  model: tf.LayersModel,
+  batches: BatchSource,
+  opts: MeasureOptions = {},
+): Promise<MeasuredStatistics> {
+  const sites = findBnSites(model);
+  const feeds = new FeedBuilder();
+  // One multi-output probe per innermost container.
+  const groups = new Map<tf.LayersModel, BnSite[]>();
+  for (const site of sites) {
+    const container = site.chain[site.chain.length - 1];
+    groups.set(container, [...(groups.get(container) ?? []), site]);
+  }
+  const probes = [...groups.values()].map((group) => ({
+    group,
+    probe: feeds.probe(group[0].chain, group.map((site) => site.input)),
+    accumulators: group.map((site) => new MomentAccumulator(site.layer.name)),
+  }));
+  let images = 0;
+  let batchCount = 0;
+  for await (const batch of batches()) {
+    try {
+      checkBatch(batch);
+      for (const { probe, accumulators } of probes) {
+        const moments = await batchMoments(() => probe(batch));
+        moments.forEach((m, i) => accumulators[i].add(m));
+      }
+    } finally {
+      batch.dispose();
+    }
+    images += batch.shape[0];
+    batchCount += 1;
+    opts.onBatch?.(batchCount, images);
+  }
+  const layers = new Map<string, ChannelMoments>();
+  const byName = new Map<string, ChannelMoments>();
+  for (const { group, accumulators } of probes) {
+    group.forEach((site, i) => byName.set(site.layer.name, accumulators[i].result()));
+  }
+  for (const site of sites) layers.set(site.layer.name, byName.get(site.layer.name)!);
+  return { layers, images, batches: batchCount };
+}
+
+/** Write population statistics into a BN layer's moving mean and moving variance. */
+export function writeMovingStatistics(layer: Layer, moments: { mean: Float32Array; variance: Float32Array }): void {
+  const { movingMean, movingVariance } = bnVariables(layer);
+  const channels = movingMean.shape[0];
+  if (moments.mean.length !== channels || moments.variance.length !== channels) {
+    throw new Error(
+      `layer ${layer.name} has ${channels} channels, statistics have ${moments.mean.length}/${moments.variance.length}`,
+    );
+  }
+  tf.tidy(() => {
+    movingMean.write(tf.tensor1d(moments.mean));
+    movingVariance.write(tf.tensor1d(moments.variance));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where each BN layer sits
+
+interface BnSite {
+  layer: Layer;
+  /** containers from the model down to the one that holds the layer directly */
+  chain: tf.LayersModel[];
+  /** the layer's input within chain[last], or null when it is that container's input */
+  input: tf.SymbolicTensor | null;
+}
+
+function findBnSites(model: tf.LayersModel): BnSite[] {
+  const sites: BnSite[] = [];
+  const names = new Set<string>();
+  const visit = (container: tf.LayersModel, chain: tf.LayersModel[]) => {
+    for (const layer of container.layers) {
+      if (isContainer(layer)) visit(layer, [...chain, layer]);
+      else if (isBatchNorm(layer)) {
+        if (names.has(layer.name)) throw new Error(`two BatchNormalization layers are named ${layer.name}`);
+        names.add(layer.name);
+        const input = inputWithin(layer, container);
+        assertChannelLast(layer, (input ?? singleInput(container)).shape.length);
+        sites.push({ layer, chain, input });
+      }
+    }
+  };
+  visit(model, [model]);
+  if (sites.length === 0) throw new Error(`model ${model.name} has no BatchNormalization layers`);
+  return sites;
+}
+
+function singleInput(container: tf.LayersModel): tf.SymbolicTensor {
+  if (container.inputs.length !== 1) {
+    throw new Error(`container ${container.name} has ${container.inputs.length} inputs; bnlab needs exactly one image input`);
+  }
+  return container.inputs[0];
+}
+
+/**
+ * The symbolic input of `layer` inside `container`'s graph: null when it is the container's own
+ * input, else the input tensor of the layer's inbound node that belongs to that graph (a layer
+ * reused elsewhere has several nodes; a nested model also has its own creation node).
+ */
+function inputWithin(layer: Layer, container: tf.LayersModel): tf.SymbolicTensor | null {
+  const containerInput = singleInput(container);
+  const candidates: tf.SymbolicTensor[] = [];
+  for (const node of layer.inboundNodes) {
+    if (node.inputTensors.length !== 1) continue;
+    const input = node.inputTensors[0];
+    if (input === containerInput) return null;
+    candidates.push(input);
+  }
+  for (const input of candidates) {
+    if (reachable(containerInput, input)) return input;
+  }
+  throw new Error(`cannot find the input of layer ${layer.name} inside container ${container.name}`);
+}
+
+/** Whether `target` is computed from `source` in the layer graph (walks inbound nodes back). */
+function reachable(source: tf.SymbolicTensor, target: tf.SymbolicTensor): boolean {
+  const seen = new Set<tf.SymbolicTensor>();
+  const stack = [target];
+  while (stack.length > 0) {
+    const tensor = stack.pop()!;
+    if (tensor === source) return true;
+    if (seen.has(tensor)) continue;
+    seen.add(tensor);
+    const node = tensor.sourceLayer?.inboundNodes[tensor.nodeIndex];
+    if (node) stack.push(...node.inputTensors);
+  }
+  return false;
+}
+
+type Probe = (batch: tf.Tensor) => tf.Tensor[];
+
+/** Builds (and caches) the inference-mode prefix functions from a batch to tensors inside containers. */
+class FeedBuilder {
+  private readonly containerFeeds = new Map<tf.LayersModel, (x: tf.Tensor) => tf.Tensor>();
+
+  /**
+   * A function from a batch to the given tensors of chain[last] (null = its input), all computed in
+   * inference mode. The caller runs it inside tf.tidy.
+   */
+  probe(chain: tf.LayersModel[], targets: Array<tf.SymbolicTensor | null>): Probe {
+    const container = chain[chain.length - 1];
+    const feed = this.feedFor(chain);
+    const symbolic = [...new Set(targets.filter((t): t is tf.SymbolicTensor => t !== null))];
+    const prefix = symbolic.length > 0 ? tf.model({ inputs: singleInput(container), outputs: symbolic }) : null;
+    return (batch) => {
+      const x = feed(batch);
+      const outputs = prefix ? toArray(prefix.apply(x, { training: false })) : [];
+      return targets.map((t) => (t === null ? x : outputs[symbolic.indexOf(t)]));
+    };
+  }
+
+  /** batch -> input of chain[last], through the prefixes of the containers above it. */
+  private feedFor(chain: tf.LayersModel[]): (x: tf.Tensor) => tf.Tensor {
+    let feed = (x: tf.Tensor) => x;
+    for (let i = 1; i < chain.length; i++) {
+      const parent = chain[i - 1];
+      const child = chain[i];
+      let step = this.containerFeeds.get(child);
+      if (!step) {
+        const input = inputWithin(child, parent);
+        const prefix = input === null ? null : tf.model({ inputs: singleInput(parent), outputs: input });
+        step = prefix ? (x) => prefix.apply(x, { training: false }) as tf.Tensor : (x) => x;
+        this.containerFeeds.set(child, step);
+      }
+      const outer = feed;
+      const inner = step;
+      feed = (x) => inner(outer(x));
+    }
+    return feed;
+  }
+}
+
+function toArray(result: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[]): tf.Tensor[] {
+  return (Array.isArray(result) ? result : [result]) as tf.Tensor[];
+}
+
+function checkBatch(batch: tf.Tensor): void {
+  if (batch.rank !== 4) throw new Error(`expected image batches of rank 4 [N, H, W, C], got shape [${batch.shape}]`);
+  if (batch.shape[0] === 0) throw new Error('empty batch');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accumulating moments
+
+interface BatchMoments {
+  mean: Float32Array;
+  variance: Float32Array;
+  count: number;
+}
+
+/** Per-channel mean and biased variance of each probed tensor over all axes but the last. */
+async function batchMoments(run: () => tf.Tensor[]): Promise<BatchMoments[]> {
+  const pairs = tf.tidy(() =>
+    run().map((x) => {
+      const channels = x.shape[x.rank - 1];
+      const { mean, variance } = tf.moments(x.reshape([-1, channels]), 0);
+      return [mean, variance, tf.scalar(x.size / channels, 'int32')];
+    }),
+  );
+  try {
+    const out: BatchMoments[] = [];
+    for (const [mean, variance, count] of pairs) {
+      out.push({
+        mean: (await mean.data()) as Float32Array,
+        variance: (await variance.data()) as Float32Array,
+        count: (await count.data())[0],
+      });
+    }
+    return out;
+  } finally {
+    pairs.flat().forEach((t) => t.dispose());
+  }
+}
+
+/**
+ * Exact merge of per-batch moments in float64 (Chan, Golub & LeVeque):
+ *   n = na + nb, delta = mean_b - mean_a,
+ *   mean = mean_a + delta * nb / n,  M2 = M2_a + M2_b + delta^2 * na * nb / n,  var = M2 / n.
+ */
+class MomentAccumulator {
+  private count = 0;
+  private mean: Float64Array | null = null;
+  private m2: Float64Array | null = null;
+
+  constructor(private readonly layerName: string) {}
+
+  add(batch: BatchMoments): void {
+    const channels = batch.mean.length;
+    if (!this.mean || !this.m2) {
+      this.mean = new Float64Array(channels);
+      this.m2 = new Float64Array(channels);
+    }
+    if (this.mean.length !== channels) {
+      throw new Error(`layer ${this.layerName}: a batch has ${channels} channels, an earlier one ${this.mean.length}`);
+    }
+    const na = this.count;
+    const nb = batch.count;
+    const n = na + nb;
+    for (let c = 0; c < channels; c++) {
+      const delta = batch.mean[c] - this.mean[c];
+      this.mean[c] += (delta * nb) / n;
+      this.m2[c] += batch.variance[c] * nb + (delta * delta * na * nb) / n;
+    }
+    this.count = n;
+  }
+
+  result(): ChannelMoments {
+    if (!this.mean || !this.m2 || this.count === 0) throw new Error(`no data reached layer ${this.layerName}`);
+    const variance = new Float32Array(this.m2.length);
+    for (let c = 0; c < variance.length; c++) variance[c] = this.m2[c] / this.count;
+    const mean = Float32Array.from(this.mean);
+    for (let c = 0; c < mean.length; c++) {
+      if (!Number.isFinite(mean[c]) || !Number.isFinite(variance[c])) {
+        throw new Error(`layer ${this.layerName}: non-finite statistics in channel ${c} (NaN/Inf in the data or weights)`);
+      }
+    }
+    return { mean, variance, count: this.count };
+  }
+}

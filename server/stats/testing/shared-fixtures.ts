@@ -1,0 +1,75 @@
+/**
+ * Test and measurement fixtures for the stats module: load a tfjs layers model from a folder and
+ * decode a few images, without depending on the backbone registry or the data pipeline (owned
+ * elsewhere). Not used by the product code.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+
+/** tf.loadLayersModel from `dir/model.json`, shards concatenated in weightsManifest order. */
+export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersModel> {
+  const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    weightSpecs.push(...group.weights);
+    for (const shard of group.paths) buffers.push(await fs.readFile(path.join(dir, shard)));
+  }
+  const all = Buffer.concat(buffers);
+  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  return tf.loadLayersModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs, weightData }) });
+}
+
+/** Image files of an image folder (recursively), sorted, at most `limit`, spread over the folder. */
+export async function listImages(root: string, limit: number): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const entry of (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (/\.(jpe?g|png|webp)$/i.test(entry.name)) out.push(full);
+    }
+  };
+  await walk(root);
+  if (out.length <= limit) return out;
+  const step = out.length / limit;
+  return Array.from({ length: limit }, (_, i) => out[Math.floor(i * step)]);
+}
+
+/** Decode to RGB, resize (cover) + centre crop to size×size, scale to [-1, 1]: [N, size, size, 3]. */
+export async function decodeImages(files: string[], size: number): Promise<tf.Tensor4D> {
+  const pixels = new Float32Array(files.length * size * size * 3);
+  for (const [i, file] of files.entries()) {
+    const raw = await sharp(file)
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(size, size, { fit: 'cover', position: 'centre' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (raw.info.channels !== 3) throw new Error(`${file}: decoded to ${raw.info.channels} channels`);
+    const offset = i * size * size * 3;
+    for (let j = 0; j < raw.data.length; j++) pixels[offset + j] = raw.data[j] / 127.5 - 1;
+  }
+  return tf.tensor4d(pixels, [files.length, size, size, 3]);
+}
+
+/** Batches of `batchSize` (the last one may be smaller) as slices of one tensor, disposed after use. */
+export function sliceBatches(all: tf.Tensor4D, batchSize: number): () => AsyncIterable<tf.Tensor4D> {
+  return async function* () {
+    for (let start = 0; start < all.shape[0]; start += batchSize) {
+      const size = Math.min(batchSize, all.shape[0] - start);
+      const batch = all.slice([start, 0, 0, 0], [size, -1, -1, -1]);
+      try {
+        yield batch;
+      } finally {
+        batch.dispose();
+      }
+    }
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * Checkpoints: `<dir>/model.json` + `weights-<step>.bin` in tfjs layers format (loadable with plain
+ * `tf.loadLayersModel`), the optimizer state in `optimizer-<step>.bin`, and the run metadata
+ * (recipe, classes, preprocessing, epoch, step) inside model.json's `userDefinedMetadata.bnlab` and
+ * again in `checkpoint.json`.
+ *
+ * Crash safety: binaries get names unique to their step and are fully written before model.json is
+ * atomically replaced, so model.json is the single commit point: whatever instant a crash happens
+ * at, model.json refers to complete files. Files of older steps are deleted only after the commit.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { CheckpointMeta } from '../schema.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+
+interface ModelJson {
+  modelTopology: object;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  userDefinedMetadata?: { bnlab?: CheckpointMeta & { optimizer?: OptimizerFile } };
+}
+
+interface OptimizerFile {
+  path: string;
+  specs: tf.io.WeightsManifestEntry[];
+}
+
+export async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer | null,
+  meta: CheckpointMeta,
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  let optimizerFile: OptimizerFile | undefined;
+  if (optimizer) {
+    const state = await optimizer.getWeights();
+    const encoded = await tf.io.encodeWeights(state);
+    optimizerFile = { path: `optimizer-${meta.step}.bin`, specs: encoded.specs };
+    await writeFileAtomic(path.join(dir, optimizerFile.path), new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data)));
+  }
+  const weightsFile = await writeLayersModel(dir, model, `weights-${meta.step}.bin`, { bnlab: { ...meta, optimizer: optimizerFile } });
+  await writeFileAtomic(path.join(dir, 'checkpoint.json'), JSON.stringify(meta, null, 2));
+  await removeStaleBinaries(dir, new Set([weightsFile, optimizerFile?.path].filter(Boolean) as string[]));
+}
+
+/**
+ * Write a model as `<dir>/model.json` + `<dir>/<weightsFile>`: the weights first, then model.json
+ * atomically, so model.json never refers to a missing or partial file. Returns the weights file name.
+ */
+export async function writeLayersModel(dir: string, model: tf.LayersModel, weightsFile = 'weights.bin', userDefinedMetadata?: object): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  let modelJson: ModelJson | null = null;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData!);
+      await writeFileAtomic(path.join(dir, weightsFile), new Uint8Array(weightData));
+      modelJson = {
+        modelTopology: artifacts.modelTopology as object,
+        format: 'layers-model',
+        generatedBy: `bnlab (TensorFlow.js ${tf.version.tfjs})`,
+        convertedBy: null,
+        weightsManifest: [{ paths: [weightsFile], weights: artifacts.weightSpecs! }],
+      };
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
+  const json = modelJson as unknown as ModelJson;
+  if (userDefinedMetadata) json.userDefinedMetadata = userDefinedMetadata as ModelJson['userDefinedMetadata'];
+  await writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json));
+  return weightsFile;
+}
+
+async function removeStaleBinaries(dir: string, keep: Set<string>) {
+  for (const name of await fs.readdir(dir)) {
+    const stale = /^(weights|optimizer)-\d+\.bin$/.test(name) || /^\..*\.tmp$/.test(name);
+    if (stale && !keep.has(name)) await fs.rm(path.join(dir, name), { force: true });
+  }
+}
+
+/** IO handler reading a checkpoint (or any tfjs layers model folder) from disk. */
+export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
+  return {
+    load: async () => {
+      const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
+      const dir = path.dirname(modelJsonPath);
+      const buffers: ArrayBuffer[] = [];
+      for (const group of json.weightsManifest) {
+        for (const file of group.paths) {
+          const bytes = await fs.readFile(path.join(dir, file));
+          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+        }
+      }
+      return {
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+        weightData: tf.io.CompositeArrayBuffer.join(buffers),
+        userDefinedMetadata: json.userDefinedMetadata as {},
+      };
+    },
+  };
+}
+
+export interface LoadedCheckpoint {
+  model: tf.LayersModel;
+  meta: CheckpointMeta;
+  optimizerState: tf.NamedTensor[] | null;
+}
+
+export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | null> {
+  try {
+    const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as ModelJson;
+    return json.userDefinedMetadata?.bnlab ?? null;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`checkpoint ${dir} is unreadable: ${(error as Error).message}`);
+  }
+}
+
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const modelJsonPath = path.join(dir, 'model.json');
+  const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
+  const meta = json.userDefinedMetadata?.bnlab;
+  if (!meta) throw new Error(`${modelJsonPath} is not a bnlab checkpoint (no userDefinedMetadata.bnlab)`);
+  const model = await tf.loadLayersModel(fileModelHandler(modelJsonPath));
+  let optimizerState: tf.NamedTensor[] | null = null;
+  if (meta.optimizer) {
+    const bytes = await fs.readFile(path.join(dir, meta.optimizer.path));
+    const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, meta.optimizer.specs);
+    optimizerState = meta.optimizer.specs.map((spec) => ({ name: spec.name, tensor: decoded[spec.name] }));
+  }
+  return { model, meta, optimizerState };
+}

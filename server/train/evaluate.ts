@@ -1,0 +1,40 @@
+/** Loss and accuracy of a classifier over a dataset, in inference mode (no weight or statistic changes). */
+import * as tf from '@tensorflow/tfjs';
+import type { ImageDataset } from '../data/dataset.ts';
+import { toImageTensor } from './experiment.ts';
+
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  count: number;
+}
+
+export async function evaluate(model: tf.LayersModel, dataset: ImageDataset, batchSize: number, opts: { minBatch?: number } = {}): Promise<Evaluation> {
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  for await (const batch of dataset.batches({ batchSize, shuffle: false, seed: 0, epoch: 0 })) {
+    if (batch.count < (opts.minBatch ?? 1)) continue;
+    const sums = tf.tidy(() => {
+      const x = toImageTensor(batch.images, batch.count, dataset.imageSize);
+      const probs = model.predict(x) as tf.Tensor2D;
+      const labels = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
+      const loss = crossEntropy(probs, labels, probs.shape[1]).sum();
+      const hits = probs.argMax(1).equal(labels).sum().cast('float32');
+      return tf.stack([loss, hits]);
+    });
+    const [batchLoss, hits] = await sums.data();
+    sums.dispose();
+    lossSum += batchLoss;
+    correct += hits;
+    count += batch.count;
+  }
+  return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count };
+}
+
+/** Per-example cross-entropy of softmax probabilities against integer labels (clipped like Keras). */
+export function crossEntropy(probs: tf.Tensor2D, labels: tf.Tensor1D, numClasses: number): tf.Tensor1D {
+  const oneHot = tf.oneHot(labels, numClasses);
+  const clipped = probs.clipByValue(1e-7, 1 - 1e-7);
+  return oneHot.mul(clipped.log()).sum(1).neg() as tf.Tensor1D;
+}
