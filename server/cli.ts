@@ -15,7 +15,6 @@ import { inspectRecipe } from './train/inspect-recipe.ts';
 import { recalibrateBackbone } from './train/recalibrate.ts';
 import { predictFiles } from './train/predict.ts';
 import { exportCheckpoint } from './train/export.ts';
-import { ensureDemoDataset } from './demo/make-dataset.ts';
 
 const config = loadConfig();
 const program = new Command('bnlab').description('Fine-tune pretrained image backbones with BatchNorm handled on purpose.').showHelpAfterError();
@@ -40,7 +39,10 @@ function recipeOptions(command: Command): Command {
 
 async function withDemoData<T extends RecipeFlags>(flags: T): Promise<T> {
   // The default recipe trains on generated demo data: make it on first use.
-  if (!flags.recipe && !flags.data) await ensureDemoDataset(config);
+  if (!flags.recipe && !flags.data) {
+    const { ensureDemoDataset } = await import('./demo/make-dataset.ts');
+    await ensureDemoDataset(config);
+  }
   return flags;
 }
 
@@ -156,6 +158,7 @@ program
   .command('demo-data')
   .description('generate the demo image folder (data/demo) if it is missing')
   .action(async () => {
+    const { ensureDemoDataset } = await import('./demo/make-dataset.ts');
     const dir = await ensureDemoDataset(config);
     console.log(`demo data in ${dir}`);
   });

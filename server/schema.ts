@@ -108,9 +108,9 @@ export interface BnLayerDrift {
   layer: string;
   /** mean_c |mu - mu0| / sqrt(var0 + eps) */
   meanShift: number;
-  /** mean_c |log(var / var0)| */
+  /** mean_c |log((var + eps) / (var0 + eps))| */
   logVarRatio: number;
-  /** mean_c symmetric KL between N(mu, var) and N(mu0, var0) */
+  /** mean_c symmetric KL between N(mu, var + eps) and N(mu0, var0 + eps) */
   symmetricKl: number;
   /** mean_c |mu_batch - mu| / sqrt(var + eps) for the last batch seen; null if not measured */
   batchGap: number | null;

@@ -6,9 +6,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { afterAll } from 'vitest';
 
+const created: string[] = [];
+// Registered on the importing test file's root suite.
+afterAll(() => {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed after the test file finishes. */
 export function tempDir(prefix = 'bnlab-backbones-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 /**
@@ -25,7 +35,7 @@ export async function writeModelFolder(model: tf.LayersModel, dir: string, shard
   const specs = saved.weightSpecs!;
   const data = new Uint8Array(saved.weightData as ArrayBuffer);
   const perGroup = Math.ceil(specs.length / shards);
-  const manifest: tf.io.WeightsManifestGroupConfig[] = [];
+  const manifest: tf.io.WeightsManifestConfig = [];
   const files: string[] = [];
   let offset = 0;
   for (let g = 0; g * perGroup < specs.length; g++) {

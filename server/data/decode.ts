@@ -19,6 +19,8 @@
  *     memory).
  * Decompression bombs: files over maxInputPixels (default 50 megapixels, checked by sharp from the
  * header before any pixel is decoded) or over MAX_FILE_BYTES are refused as 'image too large'.
+ * Strictness: sharp's failOn 'error' — truncated or corrupt pixel data fails, harmless decoder
+ * warnings (e.g. extraneous bytes in a JPEG) do not, as with Pillow.
  * Failures are thrown as ImageDecodeError with one of a few human reasons.
  */
 import fs from 'node:fs/promises';

@@ -129,6 +129,16 @@ describe('scanImageFolder: root/<class>/* (stratified split)', () => {
     expect(others.some((v) => v.join() !== first.join())).toBe(true);
   });
 
+  it('keeps each class split when another class is added', async () => {
+    const other = path.join(tmp, 'flat-plus-one');
+    await fs.cp(root, other, { recursive: true });
+    await images(path.join(other, 'ants'), 4); // sorts first: every other label shifts by one
+    const before = await scanImageFolder(root, opts);
+    const after = await scanImageFolder(other, opts);
+    const names = (split: typeof before) => split.val.map((i) => path.relative(split.root, i.path)).filter((p) => !p.startsWith('ants'));
+    expect(names(after)).toEqual(names(before));
+  });
+
   it('computes val counts as documented', () => {
     expect(stratifiedValCount(1, 0.2)).toBe(0);
     expect(stratifiedValCount(2, 0.01)).toBe(1);

@@ -122,8 +122,8 @@ export async function scanImageFolder(root: string, opts: ScanOptions): Promise<
   const val: ImageItem[] = [];
   classes.forEach((name, label) => {
     const files = [...byClass.get(name)!];
-    // One stream per class, so adding a class does not reshuffle the others.
-    shuffleInPlace(files, createRng(hashSeed(opts.seed, label)));
+    // One stream per class name, so adding or removing a class does not reshuffle the others.
+    shuffleInPlace(files, createRng(hashSeed(opts.seed, fnv1a(name))));
     const valCount = stratifiedValCount(files.length, opts.valFraction);
     if (files.length === 1) {
       warnings.push(`class "${name}" has a single image (${files[0]}): it goes to train, val has none of this class`);
@@ -247,6 +247,13 @@ async function walkClassFolder(dir: string, images: string[], skipped: SkippedFi
     else if (isImageFileName(entry.name)) images.push(entry.path);
     else skipped.push({ path: entry.path, reason: UNSUPPORTED_EXTENSION });
   }
+}
+
+/** FNV-1a over UTF-16 code units: a stable 32-bit number for a class name. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function requireTwoClasses(classes: string[], folder: string): void {

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 export type Rgb = readonly [number, number, number];
 export type ImageFormat = 'jpg' | 'png' | 'webp' | 'gif' | 'tiff';
@@ -33,7 +33,7 @@ export function rgbPixels(width: number, height: number, pixel: (x: number, y: n
   return data;
 }
 
-export function rawRgb(data: Buffer, width: number, height: number): sharp.Sharp {
+export function rawRgb(data: Buffer, width: number, height: number): Sharp {
   return sharp(data, { raw: { width, height, channels: 3 } });
 }
 

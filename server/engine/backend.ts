@@ -8,6 +8,10 @@ import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.ts'
 import { pointwiseConv2DBackpropInputConfig, CONV2D_BACKPROP_INPUT } from './kernels/conv2d-backprop-input.ts';
 import { depthwiseBackpropFilterConfig } from './kernels/depthwise-backprop-filter.ts';
 import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input.ts';
+import { BROADCAST_OPS, broadcastBinaryConfig } from './kernels/broadcast-binary.ts';
+import { aliasingIdentityConfig } from './kernels/identity-alias.ts';
+import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
+import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
 
 export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -28,16 +32,29 @@ function install(config: tf.KernelConfig): void {
 
 /**
  * Registers bnlab's wasm kernels: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
- * DepthwiseConv2dNativeBackpropInput (absent from tfjs-backend-wasm), and a matMul fast path for
- * pointwise Conv2DBackpropInput. Idempotent; safe before or after the wasm backend initialises.
+ * DepthwiseConv2dNativeBackpropInput (absent from tfjs-backend-wasm); fast paths wrapping the
+ * backend's own pointwise Conv2DBackpropInput (matMul), Sum/Mean over leading axes and
+ * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), and Identity by reference
+ * instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
+ * same values as tfjs-core's). Idempotent; safe before or after the wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
   for (const config of [conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig]) {
     if (!isBnlabKernel(config.kernelName)) install(config);
   }
-  if (!isBnlabKernel(CONV2D_BACKPROP_INPUT)) {
-    const original = tf.getKernel(CONV2D_BACKPROP_INPUT, 'wasm');
-    if (original) install(pointwiseConv2DBackpropInputConfig(original));
+  if (tf.getGradient(fusedBatchNormGradConfig.kernelName) !== fusedBatchNormGradConfig) {
+    tf.registerGradient(fusedBatchNormGradConfig); // backend-independent; same values as tfjs-core's
+  }
+  const wrappers: [string, (original: tf.KernelConfig) => tf.KernelConfig][] = [
+    [CONV2D_BACKPROP_INPUT, pointwiseConv2DBackpropInputConfig],
+    ['Sum', leadingAxesSumConfig],
+    ['Mean', leadingAxesMeanConfig],
+    ['Identity', aliasingIdentityConfig],
+    ...Object.keys(BROADCAST_OPS).map((name) => [name, broadcastBinaryConfig] as [string, typeof broadcastBinaryConfig]),
+  ];
+  for (const [kernelName, wrap] of wrappers) {
+    const original = tf.getKernel(kernelName, 'wasm');
+    if (original && !isBnlabKernel(kernelName)) install(wrap(original));
   }
 }
 

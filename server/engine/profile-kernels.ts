@@ -2,9 +2,13 @@
  * Times bnlab's wasm gradient kernels on the layer shapes of MobileNet v1 α0.25 @224, batch 16,
  * against the tfjs cpu backend's kernels, and optionally a whole training step of the real model.
  *
- *   node --import tsx server/engine/profile-kernels.ts [--skip-cpu] [--reps N] [--step <model.json>] [--batch N]
+ *   node --import tsx server/engine/profile-kernels.ts [--cpu] [--kernels-off] [--reps N] [--batch N]
+ *     [--step <model.json> [--steps N]]
+ * (BNLAB_WASM_SIMD=0 times the typed-array fallbacks instead of the SIMD module.)
  *
- * Prints one row per (kernel, shape): wasm ms (median of reps) and cpu ms (one run).
+ * Prints one row per (kernel, shape): wasm ms (median of reps) and, with --cpu, the cpu backend's ms
+ * (one run; slow: seconds per layer, several minutes in all), then the
+ * median full training step of the given layers model on wasm, if asked.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -83,7 +87,7 @@ export async function loadLayersModelFromFile(modelJsonPath: string): Promise<tf
   const dir = path.dirname(modelJsonPath);
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
-  for (const group of json.weightsManifest as tf.io.WeightsManifestGroupConfig[]) {
+  for (const group of json.weightsManifest as tf.io.WeightsManifestConfig) {
     weightSpecs.push(...group.weights);
     for (const p of group.paths) buffers.push(await readFile(path.join(dir, p)));
   }
@@ -92,29 +96,40 @@ export async function loadLayersModelFromFile(modelJsonPath: string): Promise<tf
   return tf.loadLayersModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs, weightData }) });
 }
 
-/** Median ms of full training steps (forward in training mode, backward, SGD update, all weights). */
-async function timeTrainingStep(modelJsonPath: string, batch: number, steps: number): Promise<number> {
+/**
+ * Median wall and process-CPU ms of full training steps (forward in training mode, backward, SGD
+ * update of all weights). CPU time is the steadier figure on a shared machine (tfjs wasm runs on
+ * one thread here, so CPU ms ≈ wall ms when the machine is otherwise idle).
+ */
+async function timeTrainingStep(modelJsonPath: string, batch: number, steps: number): Promise<{ wallMs: number; cpuMs: number }> {
   const model = await loadLayersModelFromFile(modelJsonPath);
   const [, h, w, c] = model.inputs[0].shape as number[];
   const classes = (model.outputs[0].shape as number[]).at(-1)!;
   const xs = tf.randomUniform([batch, h, w, c], -1, 1);
   const ys = tf.oneHot(tf.randomUniform([batch], 0, classes, 'int32'), classes);
   const optimizer = tf.train.sgd(1e-3);
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < steps + 1; i++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     const loss = optimizer.minimize(
       () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
       true,
     )!;
     await loss.data();
     loss.dispose();
-    if (i > 0) times.push(performance.now() - start); // step 0 warms up (kernel setup, optimizer state)
+    const used = process.cpuUsage(cpuStart);
+    if (i > 0) {
+      // step 0 warms up (kernel setup, optimizer state)
+      wall.push(performance.now() - start);
+      cpu.push((used.user + used.system) / 1000);
+    }
   }
   tf.dispose([xs, ys]);
   model.dispose();
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return { wallMs: median(wall), cpuMs: median(cpu) };
 }
 
 async function main() {
@@ -127,22 +142,28 @@ async function main() {
 
   if (!flag('--kernels-off')) {
     const totals = new Map<string, { wasm: number; cpu: number }>();
-    console.log(['layer', 'kernel', 'x', 'wasm ms', flag('--skip-cpu') ? '' : 'cpu ms'].join('\t'));
+    const withCpu = flag('--cpu');
+    console.log(['layer', 'kernel', 'x', 'wasm ms', withCpu ? 'cpu ms' : ''].join('\t'));
     for (const s of mobilenetV1GradientShapes(0.25, 224, batch)) {
       const wasmMs = await timeKernel('wasm', s, reps);
-      const cpuMs = flag('--skip-cpu') ? NaN : await timeKernel('cpu', s, 1);
+      const cpuMs = withCpu ? await timeKernel('cpu', s, 1) : NaN;
       const total = totals.get(s.kernel) ?? { wasm: 0, cpu: 0 };
       totals.set(s.kernel, { wasm: total.wasm + wasmMs, cpu: total.cpu + cpuMs });
-      console.log([s.name, s.kernel, s.xShape.join('x'), wasmMs.toFixed(1), cpuMs.toFixed(1)].join('\t'));
+      console.log([s.name, s.kernel, s.xShape.join('x'), wasmMs.toFixed(1), withCpu ? cpuMs.toFixed(1) : ''].join('\t'));
     }
-    for (const [kernel, t] of totals) console.log(`total ${kernel}: wasm ${t.wasm.toFixed(1)} ms, cpu ${t.cpu.toFixed(1)} ms`);
+    for (const [kernel, t] of totals) {
+      console.log(`total ${kernel}: wasm ${t.wasm.toFixed(1)} ms` + (withCpu ? `, cpu ${t.cpu.toFixed(1)} ms` : ''));
+    }
   }
 
   const modelPath = option('--step');
   if (modelPath) {
     await tf.setBackend('wasm');
-    const ms = await timeTrainingStep(modelPath, batch, Number(option('--steps') ?? 3));
-    console.log(`training step (wasm, batch ${batch}): ${ms.toFixed(0)} ms = ${(ms / batch).toFixed(1)} ms/image`);
+    const { wallMs, cpuMs } = await timeTrainingStep(modelPath, batch, Number(option('--steps') ?? 3));
+    console.log(
+      `training step (wasm, batch ${batch}): wall ${wallMs.toFixed(0)} ms = ${(wallMs / batch).toFixed(1)} ms/image; ` +
+        `process CPU ${cpuMs.toFixed(0)} ms = ${(cpuMs / batch).toFixed(1)} ms/image`,
+    );
   }
 }
 

@@ -13,6 +13,9 @@ function denseBnModel() {
   return tf.model({ inputs: input, outputs: out });
 }
 
+/** apply() in a training call; the cast only narrows tfjs's symbolic-or-eager return type */
+const applyTraining = (model: tf.LayersModel, x: tf.Tensor) => model.apply(x, { training: true }) as tf.Tensor;
+
 const movingMean = (model: tf.LayersModel) => Array.from(model.getLayer('bn').getWeights()[2].dataSync());
 
 describe('BN mode control', () => {
@@ -23,7 +26,7 @@ describe('BN mode control', () => {
   it("documents tfjs's own behaviour: trainable=false does not stop the running statistics", () => {
     const model = denseBnModel();
     model.getLayer('bn').trainable = false;
-    tf.tidy(() => model.apply(tf.ones([4, 3]).mul(5), { training: true }));
+    tf.tidy(() => applyTraining(model, tf.ones([4, 3]).mul(5)));
     // batch mean of fc output is 15 per channel; momentum 0.9 moves 0 -> 1.5
     expect(movingMean(model)[0]).toBeCloseTo(1.5, 4);
   });
@@ -32,7 +35,7 @@ describe('BN mode control', () => {
     const model = denseBnModel();
     const bn = new BnController(model);
     bn.setMode('bn', 'inference');
-    tf.tidy(() => model.apply(tf.ones([4, 3]).mul(5), { training: true }));
+    tf.tidy(() => applyTraining(model, tf.ones([4, 3]).mul(5)));
     expect(movingMean(model)).toEqual([0, 0]);
   });
 
@@ -42,10 +45,10 @@ describe('BN mode control', () => {
     bn.setMode('bn', 'train');
     tf.tidy(() => model.predict(tf.ones([4, 3]).mul(5)));
     expect(movingMean(model)).toEqual([0, 0]);
-    tf.tidy(() => model.apply(tf.ones([4, 3]).mul(5), { training: true }));
+    tf.tidy(() => applyTraining(model, tf.ones([4, 3]).mul(5)));
     expect(movingMean(model)[0]).toBeCloseTo(1.5, 4);
     bn.setMomentumKeras(0.5);
-    tf.tidy(() => model.apply(tf.ones([4, 3]).mul(5), { training: true }));
+    tf.tidy(() => applyTraining(model, tf.ones([4, 3]).mul(5)));
     expect(movingMean(model)[0]).toBeCloseTo(1.5 * 0.5 + 15 * 0.5, 4);
   });
 
@@ -53,10 +56,10 @@ describe('BN mode control', () => {
     const model = denseBnModel();
     const bn = new BnController(model);
     bn.setMode('bn', 'train');
-    expect(() => tf.tidy(() => model.apply(tf.ones([1, 3]), { training: true }))).toThrow(SingleValueBatchNormError);
-    expect(() => tf.tidy(() => model.apply(tf.ones([1, 3]), { training: true }))).toThrow(/one value per channel/);
+    expect(() => tf.tidy(() => applyTraining(model, tf.ones([1, 3])))).toThrow(SingleValueBatchNormError);
+    expect(() => tf.tidy(() => applyTraining(model, tf.ones([1, 3])))).toThrow(/one value per channel/);
     bn.setMode('bn', 'inference');
-    expect(() => tf.tidy(() => model.apply(tf.ones([1, 3]), { training: true }))).not.toThrow();
+    expect(() => tf.tidy(() => applyTraining(model, tf.ones([1, 3])))).not.toThrow();
   });
 
   it('withBatchStatistics normalises by batch statistics and restores the running ones', async () => {

@@ -16,7 +16,7 @@ const modelsDir = process.env.BNLAB_MODELS_DIR;
 const sharedData = process.env.BNLAB_SHARED_DATA;
 
 beforeAll(async () => {
-  await tf.setBackend('wasm');
+  expect(await tf.setBackend('wasm')).toBe(true);
 });
 
 describe.skipIf(!modelsDir || !sharedData)('on the shared pretrained models', () => {

@@ -23,6 +23,9 @@ interface ModelJson {
   userDefinedMetadata?: { bnlab?: CheckpointMeta & { optimizer?: OptimizerFile } };
 }
 
+/** tfjs' optimizer weight entry (not re-exported by @tensorflow/tfjs) */
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
 interface OptimizerFile {
   path: string;
   specs: tf.io.WeightsManifestEntry[];
@@ -107,7 +110,7 @@ export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
 export interface LoadedCheckpoint {
   model: tf.LayersModel;
   meta: CheckpointMeta;
-  optimizerState: tf.NamedTensor[] | null;
+  optimizerState: NamedTensor[] | null;
 }
 
 export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | null> {
@@ -126,7 +129,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const meta = json.userDefinedMetadata?.bnlab;
   if (!meta) throw new Error(`${modelJsonPath} is not a bnlab checkpoint (no userDefinedMetadata.bnlab)`);
   const model = await tf.loadLayersModel(fileModelHandler(modelJsonPath));
-  let optimizerState: tf.NamedTensor[] | null = null;
+  let optimizerState: NamedTensor[] | null = null;
   if (meta.optimizer) {
     const bytes = await fs.readFile(path.join(dir, meta.optimizer.path));
     const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, meta.optimizer.specs);

@@ -5,8 +5,8 @@
  */
 import type { BnlabConfig } from '../config.ts';
 import { DecodedImageCache } from '../data/dataset.ts';
-import { policyName } from '../policies/resolve.ts';
 import type { PolicySpec, Recipe, RunListener, RunSummary } from '../schema.ts';
+import { comparisonRunId } from './run-ids.ts';
 import { runTraining } from './run.ts';
 
 export interface CompareOptions {
@@ -22,7 +22,7 @@ export async function runComparison(recipe: Recipe, policies: PolicySpec[], opts
   const cache = new DecodedImageCache();
   const summaries: RunSummary[] = [];
   for (const policy of policies) {
-    const runId = `${opts.comparisonId}-${policyName(policy).replace(/[^A-Za-z0-9_.-]+/g, '_')}`;
+    const runId = comparisonRunId(opts.comparisonId, policy);
     summaries.push(await runTraining({ ...recipe, policy }, { runId, config: opts.config, onEvent: opts.onEvent, signal: opts.signal, backend: opts.backend, cache }));
   }
   return summaries;

@@ -44,7 +44,7 @@ export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cac
   }
   const preprocessing = backbone.entry.preprocessing;
   const { model, headLayerNames } = buildClassifier(backbone, split.classes.length, recipe.head, recipe.seed);
-  const warnings = [...backbone.warnings];
+  const warnings = [...backbone.warnings, ...split.warnings];
   for (const finding of findBiasBeforeBn(model)) {
     warnings.push(`layer '${finding.layer}' has a bias feeding straight into BatchNorm '${finding.bn}': BN subtracts the mean, so the bias is redundant (it only costs parameters)`);
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ImageDataset } from '../data/dataset.ts';
-import { isImageFile } from '../data/scan.ts';
+import { isImageFileName } from '../data/scan.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { toImageTensor } from './experiment.ts';
 
@@ -39,7 +39,7 @@ async function expandInput(input: string): Promise<string[]> {
   if (!stat.isDirectory()) return [input];
   const entries = await fs.readdir(input, { recursive: true, withFileTypes: true });
   return entries
-    .filter((e) => e.isFile() && isImageFile(e.name))
+    .filter((e) => e.isFile() && isImageFileName(e.name))
     .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
     .sort();
 }

@@ -10,7 +10,7 @@ import { loadBackbone } from '../backbones/load.ts';
 import { ImageDataset } from '../data/dataset.ts';
 import { scanImageFolder } from '../data/scan.ts';
 import { recalibrateBatchNorm } from '../stats/population.ts';
-import { bnDrift, snapshotBn } from '../stats/drift.ts';
+import { bnEpsilons, driftAll, snapshotBn } from '../stats/drift.ts';
 import { writeLayersModel } from './checkpoint.ts';
 import { imageTensors, resolveDataPath } from './experiment.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -35,10 +35,7 @@ export async function recalibrateBackbone(
   const before = snapshotBn(backbone.model);
   await recalibrateBatchNorm(backbone.model, () => imageTensors(dataset, opts.batchSize), { onLayer: opts.onLayer });
   const after = snapshotBn(backbone.model);
-  const layers = [...after.keys()].map((layer) => {
-    const drift = bnDrift(after.get(layer)!, before.get(layer)!, 1e-3);
-    return { layer, meanShift: drift.meanShift, logVarRatio: drift.logVarRatio };
-  });
+  const layers = driftAll(after, before, bnEpsilons(backbone.model)).map(({ layer, meanShift, logVarRatio }) => ({ layer, meanShift, logVarRatio }));
   await writeLayersModel(opts.outDir, backbone.model, 'weights.bin', {
     bnlab: { recalibratedOn: split.root, images: items.length - dataset.skipped.length, source: backbone.name, time: new Date().toISOString() },
   });

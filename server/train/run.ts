@@ -87,7 +87,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         step = resumed.step;
         truncateMetrics(metricsFile, step);
         log('info', `resumed from checkpoint at epoch ${resumed.epoch + 1}, step ${step}`, 'resume');
-      }
+      } else fs.writeFileSync(metricsFile, ''); // nothing to resume: drop the events of an attempt killed before its first checkpoint
     } else {
       fs.writeFileSync(metricsFile, '');
     }
@@ -106,7 +106,6 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       totalSteps,
       policy,
     });
-    log('info', `backend ${backend}; policy ${plan.name}: ${plan.description}`);
     if (split.skipped.length) log('warn', `${split.skipped.length} file(s) skipped while scanning`, 'skipped');
 
     if (plan.recalibrateBeforeTraining && firstEpoch === 0) {
@@ -235,8 +234,8 @@ export function trainStep(
     const loss = optimizer.minimize(
       () => {
         const probs = model.apply(x, { training: true }) as tf.Tensor2D;
-        hits = tf.keep(probs.argMax(1).equal(y).sum().cast('float32'));
-        outputSum = tf.keep(probs.sum());
+        hits = tf.keep(probs.argMax(1).equal(y).sum().cast('float32') as tf.Scalar);
+        outputSum = tf.keep(probs.sum() as tf.Scalar);
         return crossEntropy(probs, y, numClasses).mean() as tf.Scalar;
       },
       true,

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BnlabConfig } from '../config.ts';
 import { policyName } from '../policies/resolve.ts';
+import { comparisonRunId } from '../train/run-ids.ts';
 import type { PolicySpec, Recipe, RunEvent } from '../schema.ts';
 import type { EventLogLimits } from './event-log.ts';
 import { Job } from './job.ts';
@@ -149,7 +150,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       policies,
       limits: this.limits,
     });
-    for (const policy of policies) this.expectRun(job, `${id}-${policy}`, policy);
+    for (const policy of policies) this.expectRun(job, comparisonRunId(id, policy), policy);
     const manifest: ComparisonManifest = {
       format: 'bnlab-dashboard-comparison@1',
       comparisonId: id,
@@ -158,7 +159,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       recipe,
       policySpecs,
       policies,
-      runIds: policies.map((p) => `${id}-${p}`),
+      runIds: policies.map((p) => comparisonRunId(id, p)),
     };
     await writeComparisonManifest(this.config.checkpointsDir, manifest);
     return this.enqueue(job);

@@ -6,13 +6,16 @@
  * dW = colsᵀ · dy, with cols [P, KH·KW·Ci] the im2col of x. The product runs on the backend's own
  * XNNPACK matMul, which is fast only without transposed operands, so we compute
  * dWᵀ [Co, K] = dyᵀ [Co, P] · cols [P, K] and transpose the small result.
- * Pointwise convolutions (1×1, stride 1, no padding) skip im2col: cols is x itself.
+ * Pointwise convolutions (1×1, stride 1, no padding) skip im2col: cols is x itself. im2col runs in
+ * the SIMD wasm module (simd/conv.c) when it loads, else as typed-array loops.
  */
 import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometryAttrs } from './conv-geometry.ts';
+import { convSimd } from './simd-module.ts';
 import {
   asWasmBackend,
   heapF32,
+  heapOffset,
   matMul,
   release,
   reshaped,
@@ -112,7 +115,14 @@ function generalFilterGradient(
     const whole = b0 === 0 && b1 === g.batchSize;
     const cols = backend.makeOutput([rows, k], 'float32');
     const dyTChunk = whole ? dyT : backend.makeOutput([co, rows], 'float32');
-    im2col(heapF32(backend, x), g, b0, b1, heapF32(backend, cols));
+    const simd = convSimd(backend);
+    if (simd) {
+      const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = g;
+      simd.im2col(heapOffset(backend, x), heapOffset(backend, cols), b0, b1, inHeight, inWidth, inChannels,
+        outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, g.padInfo.top, g.padInfo.left);
+    } else {
+      im2col(heapF32(backend, x), g, b0, b1, heapF32(backend, cols));
+    }
     if (!whole) {
       const all = heapF32(backend, dyT);
       const chunk = heapF32(backend, dyTChunk);

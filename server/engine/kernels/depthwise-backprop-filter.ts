@@ -2,12 +2,14 @@
  * DepthwiseConv2dNativeBackpropFilter for the tfjs wasm backend (missing upstream, tfjs #8474).
  *
  * dW[kh, kw, c, m] = Σ_{b, yr, yc} x[b, yr·sh + kh − top, yc·sw + kw − left, c] · dy[b, yr, yc, c·M + m]
- * (NHWC, M = channel multiplier, out-of-image taps contribute 0). Runs as typed-array loops directly
- * on the wasm heap with float64 accumulators; innermost loop runs over contiguous channels.
+ * (NHWC, M = channel multiplier, out-of-image taps contribute 0). Runs directly on the wasm heap:
+ * SIMD wasm loops (simd/conv.c) for M = 1, typed-array loops otherwise; both accumulate
+ * in float64 (the SIMD loops per output row in float32 first).
  */
 import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometryAttrs } from './conv-geometry.ts';
-import { asWasmBackend, heapF32 } from './wasm-heap.ts';
+import { convArgs, convSimd } from './simd-module.ts';
+import { asWasmBackend, heapF32, heapOffset } from './wasm-heap.ts';
 
 export const DEPTHWISE_BACKPROP_FILTER = 'DepthwiseConv2dNativeBackpropFilter';
 
@@ -70,6 +72,20 @@ function depthwiseBackpropFilter(args: {
   const geometry = convGeometry(DEPTHWISE_BACKPROP_FILTER, x.shape, attrs.filterShape, attrs, true);
   const backend = asWasmBackend(args.backend);
   const out = backend.makeOutput([...attrs.filterShape], 'float32');
+  const simd = geometry.outChannels === geometry.inChannels ? convSimd(backend) : null;
+  if (simd) {
+    const size = tf.util.sizeFromShape(attrs.filterShape);
+    const accPointer = backend.wasm._malloc(size * 8) >>> 0;
+    try {
+      new Float64Array(backend.wasm.HEAPF32.buffer, accPointer, size).fill(0);
+      simd.depthwise_filter_grad(heapOffset(backend, x), heapOffset(backend, dy), accPointer, ...convArgs(geometry));
+      const acc = new Float64Array(backend.wasm.HEAPF32.buffer, accPointer, size);
+      heapF32(backend, out).set(acc);
+    } finally {
+      backend.wasm._free(accPointer);
+    }
+    return out;
+  }
   // Views after the last allocation: makeOutput may grow (and detach) the heap.
   depthwiseFilterGradient(heapF32(backend, x), heapF32(backend, dy), geometry, heapF32(backend, out));
   return out;

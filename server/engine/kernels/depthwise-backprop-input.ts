@@ -3,12 +3,13 @@
  *
  * dx[b, xr, xc, c] = Σ_{kh, kw, m} dy[b, yr, yc, c·M + m] · W[kh, kw, c, m]
  * over all (yr, kh), (yc, kw) with yr·sh + kh − top = xr and yc·sw + kw − left = xc (NHWC).
- * Computed by scattering each dy pixel onto the input pixels it came from, as typed-array loops
- * directly on the wasm heap, innermost loop over contiguous channels.
+ * Computed by scattering each dy pixel onto the input pixels it came from, directly on the wasm
+ * heap: SIMD wasm loops (simd/conv.c) for M = 1, typed-array loops otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometryAttrs } from './conv-geometry.ts';
-import { asWasmBackend, heapF32 } from './wasm-heap.ts';
+import { convArgs, convSimd } from './simd-module.ts';
+import { asWasmBackend, heapF32, heapOffset } from './wasm-heap.ts';
 
 export const DEPTHWISE_BACKPROP_INPUT = 'DepthwiseConv2dNativeBackpropInput';
 
@@ -74,6 +75,11 @@ function depthwiseBackpropInput(args: {
   const geometry = convGeometry(DEPTHWISE_BACKPROP_INPUT, attrs.inputShape, filter.shape, attrs, true);
   const backend = asWasmBackend(args.backend);
   const out = backend.makeOutput([...attrs.inputShape], 'float32');
+  const simd = geometry.outChannels === geometry.inChannels ? convSimd(backend) : null;
+  if (simd) {
+    simd.depthwise_input_grad(heapOffset(backend, dy), heapOffset(backend, filter), heapOffset(backend, out), ...convArgs(geometry));
+    return out;
+  }
   depthwiseInputGradient(heapF32(backend, dy), heapF32(backend, filter), geometry, heapF32(backend, out));
   return out;
 }

@@ -13,7 +13,12 @@ type DataId = object;
 
 /** The parts of tfjs-backend-wasm's BackendWasm that these kernels rely on (4.22). */
 export interface WasmBackendInternals {
-  wasm: { HEAPF32: Float32Array };
+  wasm: {
+    HEAPF32: Float32Array;
+    _malloc(bytes: number): number;
+    _free(pointer: number): void;
+    asm?: { memory?: WebAssembly.Memory };
+  };
   dataIdMap: { get(dataId: DataId): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: DataId, force?: boolean): boolean;
@@ -36,6 +41,13 @@ export function heapF32(backend: WasmBackendInternals, info: tf.TensorInfo): Flo
   if (!entry) throw new Error('bnlab wasm kernels: tensor data is not on the wasm backend');
   const size = tf.util.sizeFromShape(info.shape);
   return new Float32Array(backend.wasm.HEAPF32.buffer, entry.memoryOffset, size);
+}
+
+/** Byte offset of a tensor's data in the wasm heap. */
+export function heapOffset(backend: WasmBackendInternals, info: tf.TensorInfo): number {
+  const entry = backend.dataIdMap.get(info.dataId);
+  if (!entry) throw new Error('bnlab wasm kernels: tensor data is not on the wasm backend');
+  return entry.memoryOffset;
 }
 
 /** The same data seen with another shape of equal size (what the Reshape kernel does, no copy). */

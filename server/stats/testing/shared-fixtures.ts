@@ -1,28 +1,18 @@
 /**
- * Test and measurement fixtures for the stats module: load a tfjs layers model from a folder and
- * decode a few images, without depending on the backbone registry or the data pipeline (owned
- * elsewhere). Not used by the product code.
+ * Test and measurement fixtures for the stats module: load a shared backbone and decode a few
+ * images without the data pipeline (tests here check statistics, not decoding). Not used by the
+ * product code.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
+import { loadBackbone } from '../../backbones/load.ts';
+import { loadConfig } from '../../config.ts';
 
-/** tf.loadLayersModel from `dir/model.json`, shards concatenated in weightsManifest order. */
+/** The full pretrained model in `dir` (model.json + shards), through the backbone loader. */
 export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersModel> {
-  const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as {
-    modelTopology: object;
-    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  };
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-  const buffers: Buffer[] = [];
-  for (const group of json.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const shard of group.paths) buffers.push(await fs.readFile(path.join(dir, shard)));
-  }
-  const all = Buffer.concat(buffers);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
-  return tf.loadLayersModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs, weightData }) });
+  return (await loadBackbone(dir, loadConfig())).model;
 }
 
 /** Image files of an image folder (recursively), sorted, at most `limit`, spread over the folder. */

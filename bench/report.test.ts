@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { BENCH_MODELS } from './models.ts';
+import { BENCH_MARKER_END, BENCH_MARKER_START, buildRows, evaluateTargets, renderSection, replaceBetweenMarkers, type BenchRun, type PeerResult } from './report.ts';
+import type { RegimeResult, WorkerResult } from './worker.ts';
+
+const model = (id: string) => BENCH_MODELS.find((m) => m.id === id)!;
+
+function regime(name: RegimeResult['regime'], ms: number, extra: Partial<RegimeResult> = {}): RegimeResult {
+  return { regime: name, status: 'ok', batch: 16, msPerImage: [ms], medianMsPerImage: ms, peakRssMiB: 300, wasmHeapMiB: 100, leakedTensors: 0, ...extra };
+}
+
+function worker(backend: string, regimes: RegimeResult[]): WorkerResult {
+  return { model: 'x', backend, status: 'ok', tfjsVersion: '4.22.0', regimes, cpuSeconds: 1, peakRssMiB: 300 };
+}
+
+function peer(times: Record<string, number>): PeerResult {
+  return {
+    status: 'ok',
+    regimes: Object.entries(times).map(([r, ms]) => ({ regime: r, status: 'ok', batch: 16, msPerImage: [ms], medianMsPerImage: ms, peakRssMiB: 400 })),
+  };
+}
+
+function run(): BenchRun {
+  return {
+    meta: {
+      date: '2026-01-01T00:00:00Z', command: 'npm run bench', mode: 'short', cores: 2, cpuModel: 'cpu', memoryGiB: 8, node: 'v20', tfjs: '4.22.0',
+      torch: '1.13', torchvision: '0.14', python: '/usr/bin/python3', peerStatus: 'ran', tfjsNodeStatus: 'not available', loadAverage: { start: 1, end: 1 }, otherLoadCores: 0.1, wallSeconds: 60,
+    },
+    models: [
+      {
+        model: model('mnv1-0.25-224'),
+        backends: [worker('wasm', [regime('inference', 5), regime('freeze-all', 4), regime('train-bn', 12), regime('drift', 12.3, { medianBaselineMsPerImage: 12, driftCostFraction: 0.025, driftReadoutMs: 3 }), regime('full', 11)])],
+        peer: peer({ inference: 7, 'freeze-all': 5, 'train-bn': 10, full: 10 }),
+      },
+      {
+        model: model('mnv1-1.0-224'),
+        backends: [worker('wasm', [regime('inference', 40), regime('freeze-all', 30, { batch: 32 }), regime('train-bn', 0, { batch: 32, status: 'oom', medianMsPerImage: null, message: 'Cannot enlarge memory' }), regime('full', 0, { batch: 32, status: 'skipped', medianMsPerImage: null })])],
+        peer: peer({ inference: 18, 'freeze-all': 20, 'train-bn': 45, full: 50 }),
+      },
+    ],
+    pipeline: { status: 'ok', data: 'ants-bees', imageSize: 224, images: 245, coldImagesPerSecond: 90, cachedImagesPerSecond: [300], medianCachedImagesPerSecond: 300, decodes: 245, cacheHits: 245, cpuSeconds: 1, peakRssMiB: 200 },
+  };
+}
+
+describe('report', () => {
+  it('computes wasm / PyTorch ratios per model and regime', () => {
+    const rows = buildRows(run());
+    const full = rows.find((r) => r.model === 'mnv1-0.25-224' && r.regime === 'full')!;
+    expect(full.ratio).toBeCloseTo(1.1);
+    expect(rows.find((r) => r.model === 'mnv1-1.0-224' && r.regime === 'train-bn')!.backends.wasm).toBe('OOM');
+  });
+
+  it('passes and fails targets from the measured numbers', () => {
+    const verdicts = evaluateTargets(run());
+    const byStart = (text: string) => verdicts.find((v) => v.target.includes(text))!;
+    expect(byStart('`full`').pass).toBe(false); // 1.1x > 1.0x
+    expect(byStart('`train-bn`').pass).toBe(false); // 1.2x
+    expect(byStart('inference').pass).toBe(true); // 5 / 7 = 0.71x <= 0.8x
+    expect(byStart('drift').pass).toBe(true); // 2.5 %
+    // fastest training regime 4 ms/image = 250 images/s; 300 cached images/s is only 1.2x
+    expect(byStart('Data pipeline').pass).toBe(false);
+    expect(byStart('Data pipeline').measured).toMatch(/^1\.2×/);
+    expect(byStart('α1.0').pass).toBe(false);
+    expect(byStart('α1.0').measured).toMatch(/train-bn: oom/);
+  });
+
+  it('marks targets it could not measure instead of passing them', () => {
+    const r = run();
+    r.models[0]!.peer = { status: 'unavailable', regimes: [] };
+    r.pipeline = null;
+    const verdicts = evaluateTargets(r);
+    expect(verdicts.find((v) => v.target.includes('`full`'))!.pass).toBeNull();
+    expect(verdicts.find((v) => v.target.includes('Data pipeline'))!.pass).toBeNull();
+    expect(buildRows(r).find((row) => row.model === 'mnv1-0.25-224')!.torch).toBe('unavailable');
+  });
+
+  it('rewrites only the text between the BENCH.md markers', () => {
+    const doc = `# Bench\n\nintro\n\n${BENCH_MARKER_START}\nold\n${BENCH_MARKER_END}\n\noutro\n`;
+    const out = replaceBetweenMarkers(doc, renderSection(run()));
+    expect(out.startsWith('# Bench\n\nintro\n\n')).toBe(true);
+    expect(out.endsWith(`${BENCH_MARKER_END}\n\noutro\n`)).toBe(true);
+    expect(out).not.toContain('\nold\n');
+    expect(out).toContain('| mnv1-0.25-224 | full | 16 | 11.0 | 10.0 | 1.10× |');
+    expect(replaceBetweenMarkers('# B\n', 'x')).toBe(`# B\n\n${BENCH_MARKER_START}\nx\n${BENCH_MARKER_END}\n`);
+  });
+});

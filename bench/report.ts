@@ -1,0 +1,366 @@
+/**
+ * Turning one benchmark run into rows, target verdicts and the BENCH.md section. Pure functions
+ * over the JSON that run.ts writes (bench/results/latest.json), so a stored run can be re-rendered.
+ *
+ * Ratios are bnlab time / PyTorch time for the same model, regime and batch, measured in the
+ * same run (lower is better; 1.0 = as fast as PyTorch).
+ */
+import type { PipelineResult } from './data-pipeline.ts';
+import type { BenchModel } from './models.ts';
+import type { RegimeResult, WorkerResult } from './worker.ts';
+
+export interface PeerRegime {
+  regime: string;
+  status: 'ok' | 'oom' | 'error';
+  message?: string;
+  batch: number;
+  msPerImage: number[];
+  medianMsPerImage: number | null;
+  peakRssMiB: number;
+}
+
+export interface PeerResult {
+  status: 'ok' | 'unavailable' | 'error';
+  message?: string;
+  arch?: string;
+  python?: string;
+  torchVersion?: string;
+  torchvisionVersion?: string | null;
+  threads?: number;
+  regimes: PeerRegime[];
+  cpuSeconds?: number;
+  /** wall-clock seconds of the whole process (set by run.ts) */
+  wallSeconds?: number;
+  peakRssMiB?: number;
+}
+
+export interface ModelRun {
+  model: BenchModel;
+  /** one per tfjs backend run (wasm first) */
+  backends: WorkerResult[];
+  /** null: no peer architecture for this model, or the peer is unavailable */
+  peer: PeerResult | null;
+}
+
+export interface BenchMeta {
+  date: string;
+  command: string;
+  mode: 'short' | 'full';
+  cores: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  tfjs: string;
+  torch: string | null;
+  torchvision: string | null;
+  python: string | null;
+  peerStatus: string;
+  tfjsNodeStatus: string;
+  /** 1-minute load average before and after the run (from /proc/loadavg) */
+  loadAverage: { start: number; end: number };
+  /** average number of cores kept busy by processes other than the bench during the run; null if unknown */
+  otherLoadCores: number | null;
+  wallSeconds: number;
+}
+
+export interface BenchRun {
+  meta: BenchMeta;
+  models: ModelRun[];
+  pipeline: PipelineResult | null;
+}
+
+export const TRAIN_REGIMES = ['freeze-all', 'train-bn', 'full'] as const;
+export const TABLE_REGIMES = ['inference', ...TRAIN_REGIMES] as const;
+
+export interface Row {
+  model: string;
+  regime: string;
+  batch: number | null;
+  /** median ms/image per tfjs backend ('wasm', 'cpu', 'tensorflow'); a string when not measured */
+  backends: Record<string, number | string>;
+  torch: number | string;
+  /** wasm / PyTorch */
+  ratio: number | null;
+  wasmPeakRssMiB: number | null;
+  wasmHeapMiB: number | null;
+  torchPeakRssMiB: number | null;
+}
+
+function regimeOf(worker: WorkerResult | undefined, regime: string): RegimeResult | undefined {
+  return worker?.regimes.find((r) => r.regime === regime);
+}
+
+function cell(result: { status: string; medianMsPerImage: number | null; message?: string } | undefined): number | string {
+  if (!result) return '—';
+  if (result.status === 'ok' && result.medianMsPerImage !== null) return result.medianMsPerImage;
+  return result.status === 'oom' ? 'OOM' : result.status;
+}
+
+export function buildRows(run: BenchRun): Row[] {
+  const rows: Row[] = [];
+  for (const m of run.models) {
+    const wasm = m.backends.find((b) => b.backend === 'wasm');
+    for (const regime of TABLE_REGIMES) {
+      const backends: Record<string, number | string> = {};
+      for (const b of m.backends) backends[b.backend] = b.status === 'ok' ? cell(regimeOf(b, regime)) : b.status;
+      const wasmRegime = regimeOf(wasm, regime);
+      const peerRegime = m.peer?.regimes.find((r) => r.regime === regime);
+      const torch = m.model.peerArch === null ? 'n/a' : !m.peer || m.peer.status !== 'ok' ? 'unavailable' : cell(peerRegime);
+      const ratio = typeof backends.wasm === 'number' && typeof torch === 'number' ? backends.wasm / torch : null;
+      if (Object.values(backends).every((v) => v === '—') && typeof torch !== 'number') continue;
+      rows.push({
+        model: m.model.id,
+        regime,
+        batch: wasmRegime?.batch ?? peerRegime?.batch ?? null,
+        backends,
+        torch,
+        ratio,
+        wasmPeakRssMiB: wasmRegime?.peakRssMiB ?? null,
+        wasmHeapMiB: wasmRegime?.wasmHeapMiB ?? null,
+        torchPeakRssMiB: peerRegime?.peakRssMiB ?? null,
+      });
+    }
+  }
+  return rows;
+}
+
+export interface TargetVerdict {
+  target: string;
+  measured: string;
+  limit: string;
+  /** null: could not be measured in this run */
+  pass: boolean | null;
+}
+
+const TARGET_MODEL = 'mnv1-0.25-224';
+const WIDE_MODEL = 'mnv1-1.0-224';
+
+function fmt(value: number, digits = 2): string {
+  return value.toFixed(digits);
+}
+
+/** The issue's targets (issue 5), computed from the run. */
+export function evaluateTargets(run: BenchRun): TargetVerdict[] {
+  const rows = buildRows(run);
+  const row = (model: string, regime: string) => rows.find((r) => r.model === model && r.regime === regime);
+  const verdicts: TargetVerdict[] = [];
+  const ratioTarget = (regime: string, limit: number, label: string) => {
+    const r = row(TARGET_MODEL, regime);
+    const wasm = r?.backends.wasm;
+    verdicts.push(
+      r?.ratio != null
+        ? { target: label, measured: `${fmt(r.ratio)}× (wasm ${fmt(wasm as number, 1)} vs PyTorch ${fmt(r.torch as number, 1)} ms/image)`, limit: `<= ${limit}×`, pass: r.ratio <= limit }
+        : { target: label, measured: `not measured (wasm: ${wasm ?? '—'}, PyTorch: ${r?.torch ?? '—'})`, limit: `<= ${limit}×`, pass: null },
+    );
+  };
+  ratioTarget('full', 1.0, 'MobileNet v1 α0.25@224 `full` training step, batch 16, wasm / PyTorch');
+  ratioTarget('train-bn', 1.0, 'MobileNet v1 α0.25@224 `train-bn` training step, batch 16, wasm / PyTorch');
+  ratioTarget('inference', 0.8, 'MobileNet v1 α0.25@224 inference, batch 16, wasm / PyTorch');
+
+  const targetRun = run.models.find((m) => m.model.id === TARGET_MODEL);
+  const drift = regimeOf(targetRun?.backends.find((b) => b.backend === 'wasm'), 'drift');
+  verdicts.push(
+    drift?.status === 'ok' && drift.driftCostFraction != null
+      ? {
+          target: 'Live BN drift collection (capture every step), MobileNet v1 α0.25@224 train-bn, wasm',
+          measured: `${fmt(drift.driftCostFraction * 100, 1)} % (${fmt(drift.medianMsPerImage!, 1)} vs ${fmt(drift.medianBaselineMsPerImage!, 1)} ms/image; readout ${fmt(drift.driftReadoutMs ?? NaN, 1)} ms/step)`,
+          limit: '<= 5 % of step time',
+          pass: drift.driftCostFraction <= 0.05,
+        }
+      : { target: 'Live BN drift collection, MobileNet v1 α0.25@224 train-bn, wasm', measured: `not measured (${drift?.message ?? drift?.status ?? 'not run'})`, limit: '<= 5 % of step time', pass: null },
+  );
+
+  const trainTimes = TRAIN_REGIMES.map((regime) => row(TARGET_MODEL, regime)?.backends.wasm).filter((v): v is number => typeof v === 'number');
+  const cached = run.pipeline?.medianCachedImagesPerSecond ?? null;
+  if (trainTimes.length && cached) {
+    const fastest = Math.min(...trainTimes);
+    const trainRate = 1000 / fastest;
+    const factor = cached / trainRate;
+    verdicts.push({
+      target: 'Data pipeline with cache vs the fastest MobileNet v1 α0.25@224 training regime on wasm',
+      measured: `${fmt(factor, 1)}× (${fmt(cached, 0)} images/s cached, ${fmt(run.pipeline!.coldImagesPerSecond ?? NaN, 0)} cold; training ${fmt(trainRate, 1)} images/s)`,
+      limit: '>= 10×',
+      pass: factor >= 10,
+    });
+  } else {
+    verdicts.push({ target: 'Data pipeline with cache vs training rate', measured: `not measured (pipeline: ${run.pipeline?.status ?? 'not run'}, training times: ${trainTimes.length})`, limit: '>= 10×', pass: null });
+  }
+
+  const wide = run.models.find((m) => m.model.id === WIDE_MODEL);
+  const wideWasm = wide?.backends.find((b) => b.backend === 'wasm');
+  const wideTrain = TRAIN_REGIMES.map((regime) => regimeOf(wideWasm, regime)).filter((r): r is RegimeResult => r !== undefined);
+  if (wideTrain.length) {
+    const failed = wideTrain.filter((r) => r.status !== 'ok');
+    const ratios = TRAIN_REGIMES.map((regime) => {
+      const r = row(WIDE_MODEL, regime);
+      return `${regime} ${r?.ratio != null ? `${fmt(r.ratio)}×` : String(r?.backends.wasm ?? '—')}`;
+    }).join(', ');
+    const heap = Math.max(...wideTrain.map((r) => r.wasmHeapMiB ?? 0));
+    verdicts.push({
+      target: `MobileNet v1 α1.0@224 trains at batch ${wideTrain[0]!.batch} on wasm without running out of memory`,
+      measured: failed.length
+        ? `${failed.map((r) => `${r.regime}: ${r.status}${r.message ? ` (${r.message.slice(0, 120)})` : ''}`).join('; ')}; wasm heap ${fmt(heap, 0)} MiB`
+        : `all training regimes ran; wasm heap ${fmt(heap, 0)} MiB; wasm/PyTorch: ${ratios}`,
+      limit: 'no OOM',
+      pass: failed.length === 0,
+    });
+  } else {
+    verdicts.push({ target: 'MobileNet v1 α1.0@224 trains at batch 32 without OOM', measured: 'not run (filtered out?)', limit: 'no OOM', pass: null });
+  }
+  return verdicts;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Rendering
+
+function num(value: number | string | null | undefined, digits = 1): string {
+  if (value === null || value === undefined) return '—';
+  return typeof value === 'number' ? (Number.isFinite(value) ? value.toFixed(digits) : String(value)) : value;
+}
+
+function backendNames(run: BenchRun): string[] {
+  const names = new Set<string>();
+  run.models.forEach((m) => m.backends.forEach((b) => names.add(b.backend)));
+  return [...names];
+}
+
+function table(header: string[], body: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function timesTable(run: BenchRun): string {
+  const backends = backendNames(run);
+  const header = ['model', 'regime', 'batch', ...backends.map((b) => `${b} ms/img`), 'PyTorch ms/img', 'wasm / PyTorch', 'wasm peak RSS MiB', 'wasm heap MiB', 'PyTorch peak RSS MiB'];
+  const body = buildRows(run).map((r) => [
+    r.model,
+    r.regime,
+    num(r.batch, 0),
+    ...backends.map((b) => num(r.backends[b] ?? '—')),
+    num(r.torch),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`,
+    num(r.wasmPeakRssMiB, 0),
+    num(r.wasmHeapMiB, 0),
+    num(r.torchPeakRssMiB, 0),
+  ]);
+  return table(header, body);
+}
+
+export function driftTable(run: BenchRun): string {
+  const body: string[][] = [];
+  for (const m of run.models) {
+    for (const b of m.backends) {
+      const d = regimeOf(b, 'drift');
+      if (!d) continue;
+      body.push([
+        m.model.id,
+        b.backend,
+        d.status === 'ok' ? num(d.medianBaselineMsPerImage) : d.status,
+        d.status === 'ok' ? num(d.medianMsPerImage) : '—',
+        d.driftCostFraction != null ? `${(d.driftCostFraction * 100).toFixed(1)} %` : '—',
+        num(d.driftReadoutMs),
+      ]);
+    }
+  }
+  return table(['model', 'backend', 'train-bn step ms/img (drift off)', 'drift on ms/img', 'cost', 'readout ms/step'], body);
+}
+
+export function targetsTable(run: BenchRun): string {
+  return table(
+    ['target', 'measured', 'limit', 'result'],
+    evaluateTargets(run).map((v) => [v.target, v.measured, v.limit, v.pass === null ? 'not measured' : v.pass ? '**pass**' : '**FAIL**']),
+  );
+}
+
+export function renderSection(run: BenchRun): string {
+  const m = run.meta;
+  const load =
+    m.otherLoadCores === null
+      ? `unknown (load average ${m.loadAverage.start.toFixed(1)} → ${m.loadAverage.end.toFixed(1)})`
+      : `${m.otherLoadCores.toFixed(2)} of ${m.cores} cores busy with other processes on average during the run ` +
+        `(load average ${m.loadAverage.start.toFixed(1)} → ${m.loadAverage.end.toFixed(1)})` +
+        (m.otherLoadCores > 0.25 ? ': **other load was present, absolute times are inflated; ratios are interleaved per model**' : ': the machine was otherwise idle');
+  const p = run.pipeline;
+  const notes = [
+    ...run.models.flatMap((r) => r.backends.filter((b) => b.note).map((b) => `- ${r.model.id} (${b.backend}): ${b.note}`)),
+    ...run.models.flatMap((r) =>
+      r.backends.flatMap((b) =>
+        b.regimes.filter((g) => g.status !== 'ok').map((g) => `- ${r.model.id} ${g.regime} on ${b.backend}: ${g.status}${g.message ? ` — ${g.message.slice(0, 300)}` : ''}`),
+      ),
+    ),
+    ...run.models.flatMap((r) =>
+      (r.peer?.regimes ?? []).filter((g) => g.status !== 'ok').map((g) => `- ${r.model.id} ${g.regime} on PyTorch: ${g.status}${g.message ? ` — ${g.message.slice(0, 300)}` : ''}`),
+    ),
+    ...run.models.map((r) => {
+      const cores = (p: { cpuSeconds?: number; wallSeconds?: number } | null | undefined) =>
+        p?.cpuSeconds && p.wallSeconds ? `${(p.cpuSeconds / p.wallSeconds).toFixed(2)} cores (${p.cpuSeconds.toFixed(0)} CPU-s in ${p.wallSeconds.toFixed(0)} s)` : '—';
+      return `- ${r.model.id} CPU used: ${r.backends.map((b) => `${b.backend} ${cores(b)}`).join(', ')}${r.peer ? `, PyTorch ${cores(r.peer)}` : ''}`;
+    }),
+    ...run.models.flatMap((r) => r.backends.flatMap((b) => b.regimes.filter((g) => g.leakedTensors > 0).map((g) => `- ${r.model.id} ${g.regime} on ${b.backend}: ${g.leakedTensors} tensors leaked`))),
+  ];
+  return [
+    `Run ${m.date} (${m.mode}; ${m.wallSeconds.toFixed(0)} s), command: \`${m.command}\``,
+    '',
+    `- Machine: ${m.cores} cores (\`nproc\`), ${m.cpuModel}, ${m.memoryGiB.toFixed(0)} GiB RAM`,
+    `- Versions: Node ${m.node}, @tensorflow/tfjs ${m.tfjs}, PyTorch ${m.torch ?? '—'}, torchvision ${m.torchvision ?? '—'} (${m.python ?? 'no python with torch'})`,
+    `- PyTorch peer: ${m.peerStatus}`,
+    `- tfjs-node ('tensorflow' backend): ${m.tfjsNodeStatus}`,
+    `- Other load: ${load}`,
+    '',
+    '### Targets (issue 5)',
+    '',
+    targetsTable(run),
+    '',
+    '### Median ms per image',
+    '',
+    'Training regimes run bnlab\'s `trainStep` (server/train/run.ts) with Adam; inference is `model.predict`. ' +
+      'Peak RSS and wasm heap are process peaks up to that regime (one process per model and backend; regimes run in the order shown).',
+    '',
+    timesTable(run),
+    '',
+    '### BN drift collection cost',
+    '',
+    'train-bn steps with and without capture of every BN layer\'s batch mean plus the drift computation (snapshotBn + driftAll), alternating; the training loop only captures every `logEvery` steps, so this is the worst case.',
+    '',
+    driftTable(run),
+    '',
+    '### Data pipeline',
+    '',
+    p && p.status === 'ok'
+      ? `ImageDataset on \`${p.data}\` (${p.images} training images, ${p.imageSize}×${p.imageSize}, random resized crop + flip): cold ${num(p.coldImagesPerSecond, 0)} images/s (every file decoded), cached ${num(p.medianCachedImagesPerSecond, 0)} images/s (median of ${p.cachedImagesPerSecond.length} epochs).`
+      : `not measured: ${p?.message ?? 'not run'}`,
+    '',
+    ...(notes.length ? ['### Notes', '', ...notes, ''] : []),
+  ].join('\n');
+}
+
+export const BENCH_MARKER_START = '<!-- bench:results:start -->';
+export const BENCH_MARKER_END = '<!-- bench:results:end -->';
+
+/** Replace the text between the markers (appending both markers when absent). */
+export function replaceBetweenMarkers(document: string, section: string): string {
+  const start = document.indexOf(BENCH_MARKER_START);
+  const end = document.indexOf(BENCH_MARKER_END);
+  const block = `${BENCH_MARKER_START}\n${section.trim()}\n${BENCH_MARKER_END}`;
+  if (start < 0 || end < start) return `${document.trimEnd()}\n\n${block}\n`;
+  return document.slice(0, start) + block + document.slice(end + BENCH_MARKER_END.length);
+}
+
+/** Fixed-width console table of the times (what `npm run bench` prints). */
+export function consoleTable(run: BenchRun): string {
+  const backends = backendNames(run);
+  const header = ['model', 'regime', 'batch', ...backends, 'PyTorch', 'ratio', 'RSS', 'heap'];
+  const body = buildRows(run).map((r) => [
+    r.model,
+    r.regime,
+    num(r.batch, 0),
+    ...backends.map((b) => num(r.backends[b] ?? '—')),
+    num(r.torch),
+    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}x`,
+    num(r.wasmPeakRssMiB, 0),
+    num(r.wasmHeapMiB, 0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const targets = evaluateTargets(run).map((v) => `  [${v.pass === null ? 'n/a ' : v.pass ? 'pass' : 'FAIL'}] ${v.target}: ${v.measured} (limit ${v.limit})`);
+  return [`ms/image (median); ratio = wasm / PyTorch; RSS = wasm process peak MiB; heap = wasm heap MiB`, line(header), ...body.map(line), '', 'Targets:', ...targets].join('\n');
+}

@@ -1,0 +1,68 @@
+/**
+ * The socket to the server. Each watched job remembers the last event seq it received; on every
+ * (re)connect the subscription is renewed from there, so a dropped connection costs nothing but
+ * the wait, and no event is applied twice.
+ */
+import { io, type Socket } from 'socket.io-client';
+import type { EventEnvelope, EventsMessage, JobSummary } from '../../server/web/protocol.ts';
+import { SOCKET_MESSAGES } from '../../server/web/protocol.ts';
+import { authToken } from './api.ts';
+
+interface Watcher {
+  lastSeq: number;
+  onEvents: (events: EventEnvelope[]) => void;
+}
+
+export class LiveConnection {
+  private readonly socket: Socket;
+  private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly jobListeners = new Set<(summary: JobSummary) => void>();
+
+  constructor(private readonly onState: (state: 'connected' | 'disconnected', detail?: string) => void) {
+    this.socket = io({ auth: { token: authToken() }, transports: ['websocket', 'polling'] });
+    this.socket.on('connect', () => {
+      this.onState('connected');
+      for (const [jobId, watchers] of this.watchers) this.subscribe(jobId, watchers);
+    });
+    this.socket.on('disconnect', (reason) => this.onState('disconnected', reason));
+    this.socket.on('connect_error', (error) => this.onState('disconnected', error.message));
+    this.socket.on(SOCKET_MESSAGES.events, (message: EventsMessage) => {
+      for (const watcher of this.watchers.get(message.jobId) ?? []) {
+        const fresh = message.events.filter((e) => e.seq > watcher.lastSeq);
+        if (!fresh.length) continue;
+        watcher.lastSeq = fresh[fresh.length - 1].seq;
+        watcher.onEvents(fresh);
+      }
+    });
+    this.socket.on(SOCKET_MESSAGES.job, (summary: JobSummary) => {
+      for (const listener of this.jobListeners) listener(summary);
+    });
+    this.socket.on(SOCKET_MESSAGES.error, (message: { error: string }) => console.warn('[bnlab]', message.error));
+  }
+
+  private subscribe(jobId: string, watchers: Set<Watcher>): void {
+    const afterSeq = Math.min(...[...watchers].map((w) => w.lastSeq));
+    this.socket.emit(SOCKET_MESSAGES.subscribe, { jobId, afterSeq });
+  }
+
+  /** Receive a job's events (history first, then live). Returns the function that stops it. */
+  watch(jobId: string, onEvents: (events: EventEnvelope[]) => void): () => void {
+    const watcher: Watcher = { lastSeq: 0, onEvents };
+    let set = this.watchers.get(jobId);
+    if (!set) this.watchers.set(jobId, (set = new Set()));
+    set.add(watcher);
+    if (this.socket.connected) this.socket.emit(SOCKET_MESSAGES.subscribe, { jobId, afterSeq: 0 });
+    return () => {
+      set.delete(watcher);
+      if (set.size === 0) {
+        this.watchers.delete(jobId);
+        if (this.socket.connected) this.socket.emit(SOCKET_MESSAGES.unsubscribe, { jobId });
+      }
+    };
+  }
+
+  onJob(listener: (summary: JobSummary) => void): () => void {
+    this.jobListeners.add(listener);
+    return () => this.jobListeners.delete(listener);
+  }
+}

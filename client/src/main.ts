@@ -1,0 +1,53 @@
+/** Dashboard entry: a hash router over four views and one socket connection. */
+import './charts/setup.ts';
+import type { JobDetail } from '../../server/web/protocol.ts';
+import { api } from './api.ts';
+import { h } from './dom.ts';
+import { LiveConnection } from './live.ts';
+import { ComparisonView } from './views/comparison-view.ts';
+import { HomeView } from './views/home-view.ts';
+import { InspectView } from './views/inspect-view.ts';
+import { RunView } from './views/run-view.ts';
+
+interface View {
+  dispose(): void;
+}
+
+const root = document.getElementById('app')!;
+const connection = document.getElementById('connection')!;
+const live = new LiveConnection((state, detail) => {
+  connection.dataset.state = state;
+  connection.textContent = state === 'connected' ? 'live' : `offline${detail ? ` (${detail})` : ''}`;
+});
+
+let current: View | null = null;
+let navigation = 0;
+
+async function route(): Promise<void> {
+  const ticket = ++navigation;
+  current?.dispose();
+  current = null;
+  const [, section, rawId] = location.hash.split('/');
+  const id = rawId ? decodeURIComponent(rawId) : null;
+  if (section === 'inspect') {
+    current = new InspectView(root, id);
+    return;
+  }
+  if (section === 'job' && id) {
+    root.replaceChildren(h('p', { class: 'muted' }, 'loading…'));
+    try {
+      const detail = await api<JobDetail>('GET', `api/runs/${encodeURIComponent(id)}`);
+      if (ticket !== navigation) return;
+      if (detail.kind === 'comparison') current = new ComparisonView(root, detail, live);
+      else if (detail.kind === 'inspect') location.hash = `#/inspect/${encodeURIComponent(detail.id)}`;
+      else current = new RunView(root, detail, live);
+    } catch (error) {
+      if (ticket === navigation) root.replaceChildren(h('pre', { class: 'error-box' }, (error as Error).message));
+    }
+    return;
+  }
+  current = new HomeView(root, live);
+}
+
+window.addEventListener('hashchange', () => void route());
+void route();

@@ -1,0 +1,132 @@
+/** Small controls shared by the run and comparison views. */
+import type { JobStatus } from '../../../server/web/protocol.ts';
+import { h } from '../dom.ts';
+import { DRIFT_METRICS, type DriftMetric } from '../run-data.ts';
+
+export function statusBadge(status: JobStatus | string): HTMLElement {
+  return h('span', { class: `badge badge-${status}`, 'data-status': status }, status);
+}
+
+/**
+ * Holds events back while paused; on resume hands the held ones over in order. Charts therefore
+ * stand still for reading while the run goes on, and catch up in one go.
+ */
+export class PauseGate<T> {
+  readonly button: HTMLButtonElement;
+  private paused = false;
+  private held: T[] = [];
+
+  constructor(private readonly deliver: (items: T[]) => void) {
+    this.button = h('button', { class: 'secondary', type: 'button', 'data-action': 'pause' }, 'Pause charts');
+    this.button.addEventListener('click', () => this.toggle());
+  }
+
+  push(items: T[]): void {
+    if (this.paused) this.held.push(...items);
+    else this.deliver(items);
+  }
+
+  toggle(): void {
+    this.paused = !this.paused;
+    this.button.textContent = this.paused ? `Resume charts` : 'Pause charts';
+    this.button.classList.toggle('active', this.paused);
+    if (!this.paused && this.held.length) {
+      const items = this.held;
+      this.held = [];
+      this.deliver(items);
+    }
+  }
+}
+
+export function metricSelect(initial: DriftMetric, onChange: (metric: DriftMetric) => void): HTMLSelectElement {
+  const select = h(
+    'select',
+    { 'aria-label': 'drift measure' },
+    Object.entries(DRIFT_METRICS).map(([key, label]) => h('option', { value: key, selected: key === initial }, label)),
+  );
+  select.addEventListener('change', () => onChange(select.value as DriftMetric));
+  return select;
+}
+
+/** x-range of the step charts: everything, or the last N steps (scrolls with the run). */
+export function windowSelect(onChange: (size: number | null) => void): HTMLSelectElement {
+  const select = h(
+    'select',
+    { 'aria-label': 'visible steps' },
+    h('option', { value: '' }, 'all steps'),
+    h('option', { value: '100' }, 'last 100 steps'),
+    h('option', { value: '500' }, 'last 500 steps'),
+  );
+  select.addEventListener('change', () => onChange(select.value ? Number(select.value) : null));
+  return select;
+}
+
+/**
+ * Pick BN layers to plot. 'auto' follows the `count` most drifting layers as the run goes;
+ * ticking a box switches to a manual choice.
+ */
+export class LayerPicker {
+  readonly element: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly autoBox: HTMLInputElement;
+  private layers: string[] = [];
+  private selected: string[] = [];
+
+  constructor(
+    private readonly count: number,
+    private readonly onChange: (layers: string[]) => void,
+  ) {
+    this.autoBox = h('input', { type: 'checkbox', checked: true });
+    this.autoBox.addEventListener('change', () => {
+      if (this.autoBox.checked) this.onChange(this.selected);
+    });
+    this.list = h('div', { class: 'layer-list' });
+    this.element = h(
+      'details',
+      { class: 'layer-picker' },
+      h('summary', {}, 'Layers'),
+      h('label', { class: 'inline' }, this.autoBox, ` follow the ${count} most drifting`),
+      this.list,
+    );
+  }
+
+  get auto(): boolean {
+    return this.autoBox.checked;
+  }
+
+  get selection(): string[] {
+    return this.selected;
+  }
+
+  /** Offer these layers; in auto mode select `ranked` (already sorted by drift). */
+  update(layers: string[], ranked: string[]): boolean {
+    if (layers.join('\n') !== this.layers.join('\n')) {
+      this.layers = layers;
+      this.renderList();
+    }
+    if (!this.auto) return false;
+    const next = ranked.slice(0, this.count);
+    if (next.join('\n') === this.selected.join('\n')) return false;
+    this.selected = next;
+    this.syncBoxes();
+    return true;
+  }
+
+  private renderList(): void {
+    this.list.replaceChildren(
+      ...this.layers.map((layer) => {
+        const box = h('input', { type: 'checkbox', value: layer, checked: this.selected.includes(layer) });
+        box.addEventListener('change', () => {
+          this.autoBox.checked = false;
+          this.selected = [...this.list.querySelectorAll<HTMLInputElement>('input:checked')].map((b) => b.value);
+          this.onChange(this.selected);
+        });
+        return h('label', { class: 'layer-option' }, box, layer);
+      }),
+    );
+  }
+
+  private syncBoxes(): void {
+    for (const box of this.list.querySelectorAll<HTMLInputElement>('input')) box.checked = this.selected.includes(box.value);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * One run, live: loss and accuracy (train per step, val per epoch), per-layer drift lines for the
+ * picked layers, a layers × time drift heatmap, the batch-vs-running gap, and the run's log.
+ */
+import type { RunEvent } from '../../../server/schema.ts';
+import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/web/protocol.ts';
+import { api } from '../api.ts';
+import { DriftHeatmap } from '../charts/drift-heatmap.ts';
+import { LiveLineChart } from '../charts/live-line-chart.ts';
+import { LAYER_PALETTE } from '../charts/setup.ts';
+import { fill, formatNumber, formatPercent, formatSeconds, h } from '../dom.ts';
+import type { LiveConnection } from '../live.ts';
+import { mostDrifting, RunSeries, type DriftMetric } from '../run-data.ts';
+import { LayerPicker, metricSelect, PauseGate, statusBadge, windowSelect } from './controls.ts';
+
+const DEFAULT_LAYER_COUNT = 5;
+
+export class RunView {
+  private readonly run: RunSeries;
+  private metric: DriftMetric = 'meanShift';
+  private readonly loss = new LiveLineChart({ id: 'loss', title: 'Loss', xLabel: 'step', yLabel: 'cross-entropy' });
+  private readonly accuracy = new LiveLineChart({ id: 'accuracy', title: 'Accuracy', xLabel: 'step', yLabel: 'accuracy', yMin: 0, yMax: 1 });
+  private readonly drift = new LiveLineChart({ id: 'drift', title: 'BN drift per layer', xLabel: 'step', yLabel: 'drift' });
+  private readonly gap = new LiveLineChart({ id: 'gap', title: 'Batch vs running statistics gap', xLabel: 'step', yLabel: 'mean_c |μ_batch−μ| / σ' });
+  private readonly heatmap = new DriftHeatmap('Drift heatmap: BN layers (input at top) × time', 'run');
+  private readonly picker = new LayerPicker(DEFAULT_LAYER_COUNT, () => this.rebuildLayerCharts());
+  private readonly gate = new PauseGate<EventEnvelope>((items) => this.apply(items));
+  private readonly header = h('div', { class: 'run-header' });
+  private readonly summary = h('div', { class: 'run-summary' });
+  private readonly logList = h('ol', { class: 'log-list' });
+  private readonly stopWatching: () => void;
+  private readonly stopJobUpdates: () => void;
+  private job: JobSummary;
+
+  constructor(
+    private readonly root: HTMLElement,
+    detail: JobDetail,
+    live: LiveConnection,
+  ) {
+    this.job = detail;
+    this.run = new RunSeries(detail.id);
+    this.loss.ensureSeries('train', { label: 'train (per step)', color: '#94a3b8' });
+    this.loss.ensureSeries('val', { label: 'val (per epoch)', color: '#dc2626', points: true });
+    this.accuracy.ensureSeries('train', { label: 'train (per step)', color: '#94a3b8' });
+    this.accuracy.ensureSeries('val', { label: 'val (per epoch)', color: '#2563eb', points: true });
+    this.accuracy.ensureSeries('valTrainMode', { label: 'val, BN in training mode', color: '#d97706', points: true, dashed: true });
+    const stepWindow = windowSelect((size) => [this.loss, this.accuracy, this.drift, this.gap].forEach((c) => c.setWindow(size)));
+    root.replaceChildren(
+      h('section', { class: 'view run-view', 'data-view': 'run' },
+        this.header,
+        this.summary,
+        h('div', { class: 'toolbar' }, this.gate.button, stepWindow, metricSelect(this.metric, (m) => this.setMetric(m)), this.picker.element),
+        h('div', { class: 'chart-grid' }, this.loss.element, this.accuracy.element, this.drift.element, this.gap.element),
+        this.heatmap.element,
+        h('details', { class: 'logs', open: true }, h('summary', {}, 'Log'), this.logList),
+      ),
+    );
+    this.renderHeader();
+    this.stopWatching = live.watch(detail.id, (events) => this.gate.push(events));
+    this.stopJobUpdates = live.onJob((summary) => {
+      if (summary.id !== this.job.id) return;
+      this.job = summary;
+      this.renderHeader();
+    });
+  }
+
+  private renderHeader(): void {
+    const run = this.job.runs[0];
+    const total = run?.totalSteps ?? null;
+    const done = total ? Math.min(1, (run?.step ?? 0) / total) : 0;
+    const canStop = this.job.status === 'queued' || this.job.status === 'running';
+    fill(this.header,
+      h('h1', {}, this.job.name, ' ', statusBadge(this.job.status)),
+      h('div', { class: 'progress', title: total ? `step ${run?.step} of ${total}` : 'waiting' }, h('div', { class: 'progress-bar', style: `width:${(done * 100).toFixed(1)}%` })),
+      h('p', { class: 'muted' }, `${this.job.id} · policy ${this.job.policies.join(', ')}${total ? ` · step ${run?.step ?? 0} / ${total}` : ''}`),
+      canStop ? h('button', { class: 'danger', type: 'button', onclick: () => void api('POST', `api/runs/${this.job.id}/stop`) }, 'Stop') : null,
+      this.job.error ? h('pre', { class: 'error-box' }, this.job.error) : null,
+    );
+  }
+
+  private renderSummary(): void {
+    const started = this.run.started;
+    const finished = this.run.finished?.summary;
+    const last = this.run.epochs[this.run.epochs.length - 1];
+    this.summary.replaceChildren(
+      h('dl', { class: 'facts' },
+        started ? [h('dt', {}, 'backbone'), h('dd', {}, `${started.backbone.name} (${started.backbone.bnLayers.length} BN layers, ${started.backbone.inputSize}px)`)] : null,
+        started ? [h('dt', {}, 'data'), h('dd', {}, `${started.classes.length} classes · ${started.trainCount} train / ${started.valCount} val · backend ${started.backend}`)] : null,
+        started ? [h('dt', {}, 'policy'), h('dd', {}, `${started.policy.name}: ${started.policy.description}`)] : null,
+        last ? [h('dt', {}, 'val accuracy'), h('dd', {}, `${formatPercent(last.val.accuracy)} (loss ${formatNumber(last.val.loss)}) after epoch ${last.epoch + 1}`)] : null,
+        finished ? [h('dt', {}, 'finished'), h('dd', {}, `${formatSeconds(finished.seconds)}, ${finished.steps} steps, total drift Σ mean shift ${formatNumber(finished.totalMeanShift)}`)] : null,
+      ),
+    );
+  }
+
+  private apply(envelopes: EventEnvelope[]): void {
+    let drifted = false;
+    let summaryChanged = false;
+    for (const { event } of envelopes) {
+      if (event.runId !== this.job.id) continue;
+      this.run.apply(event);
+      drifted ||= event.type === 'bnStats';
+      summaryChanged ||= event.type === 'runStarted' || event.type === 'epochEnd' || event.type === 'runFinished';
+      this.plot(event);
+    }
+    if (drifted) {
+      this.heatmap.setLayers(this.run.layers);
+      if (this.picker.update(this.run.layers, mostDrifting([this.run], this.metric, DEFAULT_LAYER_COUNT))) this.rebuildLayerCharts();
+    }
+    if (summaryChanged) this.renderSummary();
+  }
+
+  private plot(event: RunEvent): void {
+    switch (event.type) {
+      case 'stepEnd':
+        this.loss.push('train', event.step, event.loss);
+        this.accuracy.push('train', event.step, event.accuracy);
+        break;
+      case 'epochEnd':
+        this.loss.push('val', event.step, event.val.loss);
+        this.accuracy.push('val', event.step, event.val.accuracy);
+        this.accuracy.push('valTrainMode', event.step, event.valTrainModeAccuracy);
+        break;
+      case 'bnStats': {
+        this.heatmap.setLayers(this.run.layers);
+        const snapshot = this.run.snapshots[this.run.snapshots.length - 1];
+        this.heatmap.addColumn(snapshot.step, Float32Array.from(this.run.layers, (l) => snapshot.byLayer.get(l)?.[this.metric] ?? NaN));
+        for (const layer of this.picker.selection) {
+          const drift = snapshot.byLayer.get(layer);
+          if (!drift) continue;
+          this.drift.push(layer, snapshot.step, drift[this.metric]);
+          this.gap.push(layer, snapshot.step, drift.batchGap);
+        }
+        break;
+      }
+      case 'log':
+        this.logList.append(h('li', { class: `log-${event.level}` }, event.message));
+        break;
+      default:
+        break;
+    }
+  }
+
+  private setMetric(metric: DriftMetric): void {
+    this.metric = metric;
+    this.heatmap.clearColumns();
+    for (const snapshot of this.run.snapshots) {
+      this.heatmap.addColumn(snapshot.step, Float32Array.from(this.run.layers, (l) => snapshot.byLayer.get(l)?.[metric] ?? NaN));
+    }
+    this.picker.update(this.run.layers, mostDrifting([this.run], metric, DEFAULT_LAYER_COUNT));
+    this.rebuildLayerCharts();
+  }
+
+  /** Selection or measure changed: redraw the per-layer charts from the stored snapshots. */
+  private rebuildLayerCharts(): void {
+    this.drift.reset();
+    this.gap.reset();
+    this.picker.selection.forEach((layer, i) => {
+      const color = LAYER_PALETTE[i % LAYER_PALETTE.length];
+      this.drift.ensureSeries(layer, { label: layer, color });
+      this.gap.ensureSeries(layer, { label: layer, color });
+    });
+    for (const snapshot of this.run.snapshots) {
+      for (const layer of this.picker.selection) {
+        const drift = snapshot.byLayer.get(layer);
+        if (!drift) continue;
+        this.drift.push(layer, snapshot.step, drift[this.metric]);
+        this.gap.push(layer, snapshot.step, drift.batchGap);
+      }
+    }
+  }
+
+  dispose(): void {
+    this.stopWatching();
+    this.stopJobUpdates();
+    [this.loss, this.accuracy, this.drift, this.gap].forEach((c) => c.destroy());
+    this.heatmap.destroy();
+  }
+}

@@ -1,0 +1,68 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchNormLayers } from '../backbones/layers.ts';
+import { buildDemoBackbone, DEMO_CUT_LAYER } from './architecture.ts';
+import { DEMO_BACKBONE_DIR, layersModelFromDir, loadDemoBackbone, preprocessMinus1To1, saveLayersModelToDir } from './backbone-files.ts';
+import { renderBatch, SOURCE_CLASSES } from './synthetic.ts';
+
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bnlab-demo-backbone-'));
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
+
+describe('shipped demo backbone (server/demo/backbone)', () => {
+  it('is small: model files well under 1 MB', async () => {
+    let total = 0;
+    for (const file of ['model.json', 'weights.bin', 'backbone.json']) total += (await fs.stat(path.join(DEMO_BACKBONE_DIR, file))).size;
+    expect(total).toBeLessThan(1024 * 1024);
+    expect(total).toBeLessThan(400 * 1024);
+  });
+
+  it('loads with tf.loadLayersModel from files, with named BN layers, the cut layer and the classifier', async () => {
+    const model = await tf.loadLayersModel(layersModelFromDir(DEMO_BACKBONE_DIR));
+    const { meta } = await loadDemoBackbone();
+    const bnNames = batchNormLayers(model).map((l) => l.name);
+    expect(bnNames.length).toBe(11);
+    expect(bnNames).toContain('stem_bn');
+    expect(bnNames).toContain('block1_dw_bn');
+    expect(bnNames).toContain('block5_pw_bn');
+    expect(meta.cutLayer).toBe(DEMO_CUT_LAYER);
+    expect(model.getLayer(meta.cutLayer).getClassName()).toBe('ReLU');
+    expect(meta).toMatchObject({ name: 'demo', inputSize: 64, preprocessing: 'minus1to1', trainedBy: 'scripts/train-demo-backbone.ts' });
+    expect(model.inputs[0].shape).toEqual([null, 64, 64, 3]);
+    expect(model.getLayer(meta.classifierLayer).outputShape).toEqual([null, SOURCE_CLASSES.length]);
+    // Convolutions feed BN without a bias, as in MobileNet.
+    for (const layer of model.layers.filter((l) => /Conv2D/.test(l.getClassName()))) {
+      expect((layer.getConfig() as { useBias: boolean }).useBias).toBe(false);
+    }
+    model.dispose();
+  });
+
+  it('classifies its own pretraining domain far above chance, as backbone.json says', async () => {
+    const { model, meta } = await loadDemoBackbone();
+    const { pixels, labels, size } = renderBatch(SOURCE_CLASSES, 'studio', 12, 4242, 'test-check');
+    const x = preprocessMinus1To1(pixels, labels.length, size);
+    const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
+    const accuracy = labels.filter((l, i) => predicted[i] === l).length / labels.length;
+    expect(accuracy).toBeGreaterThan(Math.max(0.5, meta.sourceValAccuracy - 0.15));
+    tf.dispose([x, model]);
+  });
+});
+
+describe('saveLayersModelToDir', () => {
+  it('round-trips a model through model.json + weights.bin', async () => {
+    const model = buildDemoBackbone({ numClasses: 3, seed: 1 });
+    await saveLayersModelToDir(model, tmp);
+    expect((await fs.readdir(tmp)).sort()).toEqual(['model.json', 'weights.bin']);
+    const loaded = await tf.loadLayersModel(layersModelFromDir(tmp));
+    const x = tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 3);
+    const a = (model.predict(x) as tf.Tensor).dataSync();
+    const b = (loaded.predict(x) as tf.Tensor).dataSync();
+    expect(Array.from(b)).toEqual(Array.from(a));
+    tf.dispose([model, loaded, x]);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * bnlab's SIMD wasm module (simd/conv.c, built by simd/build.sh) instantiated on the tfjs wasm
+ * backend's own memory, so its loops read and write tensors in place. Pointers are heap byte offsets.
+ * Returns null (callers use their typed-array loops) when the module cannot be instantiated or when
+ * disabled with BNLAB_WASM_SIMD=0 or `simdOptions.enabled = false`.
+ */
+import { readFileSync } from 'node:fs';
+import type { WasmBackendInternals } from './wasm-heap.ts';
+
+type ConvArgs = [
+  batch: number, inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
+  filterHeight: number, filterWidth: number, strideHeight: number, strideWidth: number, top: number, left: number,
+];
+
+export interface ConvSimd {
+  /** acc (float64, [KH, KW, C], caller-zeroed) += Σ x ⊙ dy over all taps; multiplier 1. */
+  depthwise_filter_grad(x: number, dy: number, acc: number, ...geometry: ConvArgs): void;
+  /** dx (float32, NHWC) = depthwise input gradient of dy with filter w [KH, KW, C, 1]. */
+  depthwise_input_grad(dy: number, w: number, dx: number, ...geometry: ConvArgs): void;
+  /** cols (float32 [rows, KH·KW·C]) = im2col of images [b0, b1) of x (zeros for padding). */
+  im2col(x: number, cols: number, b0: number, b1: number, ...geometry: Im2colArgs): void;
+  /** acc (float64 [C], caller-zeroed) += column sums of x [rows, C]. */
+  column_sums(x: number, acc: number, rows: number, channels: number): void;
+  /** out = full ∘ v (or v ∘ full) with v [C] broadcast along the last axis (C = 1: a scalar). */
+  binary_broadcast(op: number, full: number, vec: number, out: number, rows: number, channels: number, vecFirst: number): void;
+}
+
+type Im2colArgs = [
+  inHeight: number, inWidth: number, channels: number, outHeight: number, outWidth: number,
+  filterHeight: number, filterWidth: number, strideHeight: number, strideWidth: number, top: number, left: number,
+];
+
+export const simdOptions = { enabled: process.env.BNLAB_WASM_SIMD !== '0' };
+
+const instances = new WeakMap<WebAssembly.Memory, ConvSimd | null>();
+let compiled: WebAssembly.Module | null | undefined;
+
+export function convSimd(backend: WasmBackendInternals): ConvSimd | null {
+  if (!simdOptions.enabled) return null;
+  const memory = backend.wasm.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return null;
+  if (instances.has(memory)) return instances.get(memory)!;
+  let kernels: ConvSimd | null = null;
+  try {
+    compiled ??= new WebAssembly.Module(readFileSync(new URL('./simd/conv.wasm', import.meta.url)));
+    kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as ConvSimd;
+  } catch (error) {
+    compiled = null;
+    console.warn(`bnlab: SIMD training kernels unavailable (${(error as Error).message}); using JS loops`);
+  }
+  instances.set(memory, kernels);
+  return kernels;
+}
+
+/** Geometry arguments in the order the C kernels take them. */
+export function convArgs(g: {
+  batchSize: number; inHeight: number; inWidth: number; inChannels: number; outHeight: number; outWidth: number;
+  filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number;
+  padInfo: { top: number; left: number };
+}): ConvArgs {
+  return [
+    g.batchSize, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth,
+    g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padInfo.top, g.padInfo.left,
+  ];
+}

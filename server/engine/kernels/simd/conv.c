@@ -1,0 +1,312 @@
+// SIMD (wasm simd128) loops for bnlab's training kernels on the tfjs wasm backend (NHWC; depthwise: multiplier 1).
+// Built by build.sh into conv.wasm, which imports the tfjs wasm backend's memory: every
+// pointer below is a byte offset into that heap. No stack, no static data, no libc: this module
+// must never write anywhere but the buffers it is given.
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+static inline int max_i(int a, int b) { return a > b ? a : b; }
+static inline int min_i(int a, int b) { return a < b ? a : b; }
+// ceil(a / b) for b > 0 and any sign of a.
+static inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+// floor(a / b) for b > 0 and any sign of a.
+static inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// acc[(kh*KW + kw)*C + c] += Σ_{b, yr, yc} x[b, yr*sh+kh-top, yc*sw+kw-left, c] * dy[b, yr, yc, c].
+// Each output row's partial sums are float32 (≤ Wo terms), accumulated into float64 acc.
+EXPORT("depthwise_filter_grad")
+void depthwise_filter_grad(const float* x, const float* dy, double* acc, int B, int H, int W, int C,
+                           int Ho, int Wo, int KH, int KW, int sh, int sw, int top, int left) {
+  const int xStep = sw * C;
+  for (int b = 0; b < B; b++) {
+    for (int yr = 0; yr < Ho; yr++) {
+      const float* dyRow = dy + (long)(b * Ho + yr) * Wo * C;
+      for (int kh = 0; kh < KH; kh++) {
+        const int xr = yr * sh + kh - top;
+        if (xr < 0 || xr >= H) continue;
+        const float* xRow = x + (long)(b * H + xr) * W * C;
+        for (int kw = 0; kw < KW; kw++) {
+          double* a = acc + (kh * KW + kw) * C;
+          const int ycMin = max_i(0, ceil_div(left - kw, sw));
+          const int ycMax = min_i(Wo, floor_div(W - 1 + left - kw, sw) + 1);
+          if (ycMin >= ycMax) continue;
+          const float* x0 = xRow + (ycMin * sw + kw - left) * C;
+          const float* d0 = dyRow + ycMin * C;
+          const int n = ycMax - ycMin;
+          int c = 0;
+          for (; c + 16 <= C; c += 16) {
+            v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+            const float* xp = x0 + c;
+            const float* dp = d0 + c;
+            for (int i = 0; i < n; i++, xp += xStep, dp += C) {
+              s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(dp)));
+              s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(xp + 4), wasm_v128_load(dp + 4)));
+              s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(xp + 8), wasm_v128_load(dp + 8)));
+              s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(wasm_v128_load(xp + 12), wasm_v128_load(dp + 12)));
+            }
+            v128_t* av = (v128_t*)(a + c);
+            av[0] = wasm_f64x2_add(av[0], wasm_f64x2_promote_low_f32x4(s0));
+            av[1] = wasm_f64x2_add(av[1], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s0, s0, 2, 3, 0, 1)));
+            av[2] = wasm_f64x2_add(av[2], wasm_f64x2_promote_low_f32x4(s1));
+            av[3] = wasm_f64x2_add(av[3], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s1, s1, 2, 3, 0, 1)));
+            av[4] = wasm_f64x2_add(av[4], wasm_f64x2_promote_low_f32x4(s2));
+            av[5] = wasm_f64x2_add(av[5], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s2, s2, 2, 3, 0, 1)));
+            av[6] = wasm_f64x2_add(av[6], wasm_f64x2_promote_low_f32x4(s3));
+            av[7] = wasm_f64x2_add(av[7], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s3, s3, 2, 3, 0, 1)));
+          }
+          for (; c + 4 <= C; c += 4) {
+            v128_t s0 = wasm_f32x4_splat(0);
+            const float* xp = x0 + c;
+            const float* dp = d0 + c;
+            for (int i = 0; i < n; i++, xp += xStep, dp += C) {
+              s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(dp)));
+            }
+            v128_t* av = (v128_t*)(a + c);
+            av[0] = wasm_f64x2_add(av[0], wasm_f64x2_promote_low_f32x4(s0));
+            av[1] = wasm_f64x2_add(av[1], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s0, s0, 2, 3, 0, 1)));
+          }
+          for (; c < C; c++) {
+            float s = 0;
+            const float* xp = x0 + c;
+            const float* dp = d0 + c;
+            for (int i = 0; i < n; i++, xp += xStep, dp += C) s += *xp * *dp;
+            a[c] += s;
+          }
+        }
+      }
+    }
+  }
+}
+
+// dx[b, xr, xc, c] = Σ over taps landing on (xr, xc) of dy[b, yr, yc, c] * w[kh, kw, c]; dx is
+// zeroed here, then every dy pixel is scattered onto the input pixels its taps read.
+EXPORT("depthwise_input_grad")
+void depthwise_input_grad(const float* dy, const float* w, float* dx, int B, int H, int W, int C,
+                          int Ho, int Wo, int KH, int KW, int sh, int sw, int top, int left) {
+  const long total = (long)B * H * W * C;
+  for (long i = 0; i < total; i++) dx[i] = 0;
+  const int xStep = sw * C;
+  for (int b = 0; b < B; b++) {
+    for (int yr = 0; yr < Ho; yr++) {
+      const float* dyRow = dy + (long)(b * Ho + yr) * Wo * C;
+      for (int kh = 0; kh < KH; kh++) {
+        const int xr = yr * sh + kh - top;
+        if (xr < 0 || xr >= H) continue;
+        float* dxRow = dx + (long)(b * H + xr) * W * C;
+        for (int kw = 0; kw < KW; kw++) {
+          const float* wt = w + (kh * KW + kw) * C;
+          const int ycMin = max_i(0, ceil_div(left - kw, sw));
+          const int ycMax = min_i(Wo, floor_div(W - 1 + left - kw, sw) + 1);
+          if (ycMin >= ycMax) continue;
+          float* x0 = dxRow + (ycMin * sw + kw - left) * C;
+          const float* d0 = dyRow + ycMin * C;
+          const int n = ycMax - ycMin;
+          int c = 0;
+          for (; c + 8 <= C; c += 8) {
+            const v128_t w0 = wasm_v128_load(wt + c), w1 = wasm_v128_load(wt + c + 4);
+            float* xp = x0 + c;
+            const float* dp = d0 + c;
+            for (int i = 0; i < n; i++, xp += xStep, dp += C) {
+              wasm_v128_store(xp, wasm_f32x4_add(wasm_v128_load(xp), wasm_f32x4_mul(wasm_v128_load(dp), w0)));
+              wasm_v128_store(xp + 4, wasm_f32x4_add(wasm_v128_load(xp + 4), wasm_f32x4_mul(wasm_v128_load(dp + 4), w1)));
+            }
+          }
+          for (; c + 4 <= C; c += 4) {
+            const v128_t w0 = wasm_v128_load(wt + c);
+            float* xp = x0 + c;
+            const float* dp = d0 + c;
+            for (int i = 0; i < n; i++, xp += xStep, dp += C) {
+              wasm_v128_store(xp, wasm_f32x4_add(wasm_v128_load(xp), wasm_f32x4_mul(wasm_v128_load(dp), w0)));
+            }
+          }
+          for (; c < C; c++) {
+            const float wc = wt[c];
+            float* xp = x0 + c;
+            const float* dp = d0 + c;
+            for (int i = 0; i < n; i++, xp += xStep, dp += C) *xp += *dp * wc;
+          }
+        }
+      }
+    }
+  }
+}
+
+// cols[row, (kh*KW + kw)*C + c] = x[b, yr*sh+kh-top, yc*sw+kw-left, c] (0 outside the image) for
+// images b0 <= b < b1, row = ((b - b0)*Ho + yr)*Wo + yc: the im2col matrix of a conv filter gradient.
+EXPORT("im2col")
+void im2col(const float* x, float* cols, int b0, int b1, int H, int W, int C, int Ho, int Wo, int KH, int KW,
+            int sh, int sw, int top, int left) {
+  float* dst = cols;
+  for (int b = b0; b < b1; b++) {
+    for (int yr = 0; yr < Ho; yr++) {
+      for (int yc = 0; yc < Wo; yc++) {
+        for (int kh = 0; kh < KH; kh++) {
+          const int xr = yr * sh + kh - top;
+          const int rowInside = xr >= 0 && xr < H;
+          for (int kw = 0; kw < KW; kw++, dst += C) {
+            const int xc = yc * sw + kw - left;
+            if (!rowInside || xc < 0 || xc >= W) {
+              for (int c = 0; c < C; c++) dst[c] = 0;
+              continue;
+            }
+            const float* src = x + ((long)(b * H + xr) * W + xc) * C;
+            int c = 0;
+            for (; c + 4 <= C; c += 4) wasm_v128_store(dst + c, wasm_v128_load(src + c));
+            for (; c < C; c++) dst[c] = src[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+// acc[c] += Σ_r x[r, c] for x [rows, C] (reduction over all leading axes of an NHWC tensor, as
+// BatchNorm's statistics and gradients need). float32 partial sums over blocks of 256 rows are
+// accumulated into the caller-zeroed float64 acc.
+EXPORT("column_sums")
+void column_sums(const float* x, double* acc, int rows, int C) {
+  for (int r0 = 0; r0 < rows; r0 += 256) {
+    const int r1 = min_i(rows, r0 + 256);
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+      v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
+      const float* p = x + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, p += C) {
+        s0 = wasm_f32x4_add(s0, wasm_v128_load(p));
+        s1 = wasm_f32x4_add(s1, wasm_v128_load(p + 4));
+        s2 = wasm_f32x4_add(s2, wasm_v128_load(p + 8));
+        s3 = wasm_f32x4_add(s3, wasm_v128_load(p + 12));
+      }
+      v128_t* av = (v128_t*)(acc + c);
+      av[0] = wasm_f64x2_add(av[0], wasm_f64x2_promote_low_f32x4(s0));
+      av[1] = wasm_f64x2_add(av[1], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s0, s0, 2, 3, 0, 1)));
+      av[2] = wasm_f64x2_add(av[2], wasm_f64x2_promote_low_f32x4(s1));
+      av[3] = wasm_f64x2_add(av[3], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s1, s1, 2, 3, 0, 1)));
+      av[4] = wasm_f64x2_add(av[4], wasm_f64x2_promote_low_f32x4(s2));
+      av[5] = wasm_f64x2_add(av[5], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s2, s2, 2, 3, 0, 1)));
+      av[6] = wasm_f64x2_add(av[6], wasm_f64x2_promote_low_f32x4(s3));
+      av[7] = wasm_f64x2_add(av[7], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s3, s3, 2, 3, 0, 1)));
+    }
+    for (; c + 4 <= C; c += 4) {
+      v128_t s0 = wasm_f32x4_splat(0);
+      const float* p = x + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, p += C) s0 = wasm_f32x4_add(s0, wasm_v128_load(p));
+      v128_t* av = (v128_t*)(acc + c);
+      av[0] = wasm_f64x2_add(av[0], wasm_f64x2_promote_low_f32x4(s0));
+      av[1] = wasm_f64x2_add(av[1], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s0, s0, 2, 3, 0, 1)));
+    }
+    for (; c < C; c++) {
+      float s = 0;
+      const float* p = x + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, p += C) s += *p;
+      acc[c] += s;
+    }
+  }
+}
+
+// Elementwise a ∘ b where one operand is a full tensor [rows, C] and the other is broadcast along
+// the last axis: a vector [C] (C > 1) or a scalar (C == 1, rows = element count).
+// vecFirst selects v ∘ full instead of full ∘ v. Float ops write float32, comparisons write bool
+// bytes (0/1), as tfjs stores them.
+enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MIN, OP_MAX, OP_GREATER, OP_GREATER_EQUAL, OP_LESS, OP_LESS_EQUAL };
+
+static inline v128_t vec_op(int op, v128_t a, v128_t b) {
+  switch (op) {
+    case OP_ADD: return wasm_f32x4_add(a, b);
+    case OP_SUB: return wasm_f32x4_sub(a, b);
+    case OP_MUL: return wasm_f32x4_mul(a, b);
+    case OP_DIV: return wasm_f32x4_div(a, b);
+    // NaN-propagating min/max, like tfjs (Math.min/Math.max semantics).
+    case OP_MIN: return wasm_f32x4_min(a, b);
+    default: return wasm_f32x4_max(a, b);
+  }
+}
+
+static inline float scalar_op(int op, float a, float b) {
+  switch (op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_MIN: return (a != a || b != b) ? a + b : (a < b ? a : b);
+    default: return (a != a || b != b) ? a + b : (a > b ? a : b);
+  }
+}
+
+static inline unsigned char compare_op(int op, float a, float b) {
+  switch (op) {
+    case OP_GREATER: return a > b;
+    case OP_GREATER_EQUAL: return a >= b;
+    case OP_LESS: return a < b;
+    default: return a <= b;
+  }
+}
+
+#define BROADCAST_LOOP(KERNEL)                                        \
+  for (int r = 0; r < rows; r++) {                                    \
+    const float* f = full + (long)r * C;                              \
+    for (int c = 0; c < C; c++) { KERNEL(f[c], vec[c], (long)r * C + c); } \
+  }
+
+EXPORT("binary_broadcast")
+void binary_broadcast(int op, const float* full, const float* vec, void* out, int rows, int C, int vecFirst) {
+  if (op >= OP_GREATER) {
+    unsigned char* o = (unsigned char*)out;
+    if (C == 1) {
+      // 16 comparisons at a time: 0/-1 lane masks, reduced to 0/1, narrowed to bytes.
+      const long n = (long)rows;
+      const v128_t v = wasm_f32x4_splat(vec[0]), one = wasm_i32x4_splat(1);
+      long i = 0;
+      for (; i + 16 <= n; i += 16) {
+        v128_t m[4];
+        for (int k = 0; k < 4; k++) {
+          const v128_t x = wasm_v128_load(full + i + 4 * k);
+          const v128_t l = vecFirst ? v : x, r = vecFirst ? x : v;
+          v128_t mask;
+          switch (op) {
+            case OP_GREATER: mask = wasm_f32x4_gt(l, r); break;
+            case OP_GREATER_EQUAL: mask = wasm_f32x4_ge(l, r); break;
+            case OP_LESS: mask = wasm_f32x4_lt(l, r); break;
+            default: mask = wasm_f32x4_le(l, r); break;
+          }
+          m[k] = wasm_v128_and(mask, one);
+        }
+        const v128_t lo = wasm_i16x8_narrow_i32x4(m[0], m[1]), hi = wasm_i16x8_narrow_i32x4(m[2], m[3]);
+        wasm_v128_store(o + i, wasm_u8x16_narrow_i16x8(lo, hi));
+      }
+      for (; i < n; i++) o[i] = vecFirst ? compare_op(op, vec[0], full[i]) : compare_op(op, full[i], vec[0]);
+      return;
+    }
+#define CMP(x, v, i) o[i] = vecFirst ? compare_op(op, v, x) : compare_op(op, x, v);
+    BROADCAST_LOOP(CMP)
+#undef CMP
+    return;
+  }
+  float* o = (float*)out;
+  if (C == 1) {
+    const long n = (long)rows;
+    const v128_t v = wasm_f32x4_splat(vec[0]);
+    long i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const v128_t x = wasm_v128_load(full + i);
+      wasm_v128_store(o + i, vecFirst ? vec_op(op, v, x) : vec_op(op, x, v));
+    }
+    for (; i < n; i++) o[i] = vecFirst ? scalar_op(op, vec[0], full[i]) : scalar_op(op, full[i], vec[0]);
+    return;
+  }
+  if (C % 4 == 0) {
+    for (int r = 0; r < rows; r++) {
+      const float* f = full + (long)r * C;
+      float* dst = o + (long)r * C;
+      for (int c = 0; c < C; c += 4) {
+        const v128_t x = wasm_v128_load(f + c), v = wasm_v128_load(vec + c);
+        wasm_v128_store(dst + c, vecFirst ? vec_op(op, v, x) : vec_op(op, x, v));
+      }
+    }
+    return;
+  }
+#define FLT(x, v, i) o[i] = vecFirst ? scalar_op(op, v, x) : scalar_op(op, x, v);
+  BROADCAST_LOOP(FLT)
+#undef FLT
+}
