@@ -55,7 +55,7 @@ function smallConvnet(): tf.Sequential {
     layers: [
       tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }),
       tf.layers.batchNormalization(),
-      tf.layers.reLU({ maxValue: 6 }),
+      tf.layers.activation({ activation: 'relu6' }), // minimum(6, relu(x)), as in Keras MobileNet
       tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false }),
       tf.layers.batchNormalization(),
       tf.layers.reLU(),
