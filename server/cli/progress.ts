@@ -59,9 +59,16 @@ export function terminalListener(stream: NodeJS.WriteStream = process.stderr) {
         bar?.stop();
         bar = null;
         if (event.status === 'completed' && event.summary) {
+          const { skippedFiles } = event.summary;
+          if (skippedFiles.length) {
+            stream.write(`  skipped ${skippedFiles.length} unreadable file(s):\n`);
+            for (const file of skippedFiles.slice(0, 20)) stream.write(`    ${file.path}: ${file.reason}\n`);
+            if (skippedFiles.length > 20) stream.write(`    … and ${skippedFiles.length - 20} more (see --json)\n`);
+          }
           stream.write(`✔ ${event.runId}: val acc ${(event.summary.valAccuracy * 100).toFixed(1)}% in ${event.summary.seconds.toFixed(1)} s → ${event.summary.checkpointDir}\n`);
         } else {
-          stream.write(`✖ ${event.runId} ${event.status}${event.error ? `: ${event.error}` : ''}\n`);
+          // the error itself is printed once by the command that ran this
+          stream.write(`✖ ${event.runId} ${event.status}\n`);
         }
         break;
       default:

@@ -49,7 +49,8 @@ describe('shipped demo backbone (server/demo/backbone)', () => {
     const predicted = (model.predict(x) as tf.Tensor).argMax(-1).dataSync();
     const accuracy = labels.filter((l, i) => predicted[i] === l).length / labels.length;
     expect(accuracy).toBeGreaterThan(Math.max(0.5, meta.sourceValAccuracy - 0.15));
-    tf.dispose([x, model]);
+    x.dispose();
+    model.dispose();
   });
 });
 
@@ -63,6 +64,8 @@ describe('saveLayersModelToDir', () => {
     const a = (model.predict(x) as tf.Tensor).dataSync();
     const b = (loaded.predict(x) as tf.Tensor).dataSync();
     expect(Array.from(b)).toEqual(Array.from(a));
-    tf.dispose([model, loaded, x]);
+    x.dispose();
+    model.dispose();
+    loaded.dispose();
   });
 });

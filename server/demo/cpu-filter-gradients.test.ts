@@ -30,8 +30,8 @@ describe('flat filter-gradient kernels for the cpu backend', () => {
     for (const c of cases) {
       const x = randomTensor([...c.x], rng) as tf.Tensor4D;
       const inChannels = c.x[3];
-      const conv = (filter: tf.Tensor4D) => tf.conv2d(x, filter, c.stride, c.pad).square().sum() as tf.Scalar;
-      const depthwise = (filter: tf.Tensor4D) => tf.depthwiseConv2d(x, filter, c.stride, c.pad).square().sum() as tf.Scalar;
+      const conv = (filter: tf.Tensor) => tf.conv2d(x, filter as tf.Tensor4D, c.stride, c.pad).square().sum();
+      const depthwise = (filter: tf.Tensor) => tf.depthwiseConv2d(x, filter as tf.Tensor4D, c.stride, c.pad).square().sum();
       const convFilter = randomTensor([c.k, c.k, inChannels, c.out], rng) as tf.Tensor4D;
       const depthwiseFilter = randomTensor([c.k, c.k, inChannels, 2], rng) as tf.Tensor4D;
 

@@ -29,6 +29,30 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 interface OptimizerFile {
   path: string;
   specs: tf.io.WeightsManifestEntry[];
+  /** running scalars that getWeights() leaves out (see optimizerScalars) */
+  scalars?: Record<string, number>;
+}
+
+/**
+ * Adam keeps beta1^t and beta2^t as running float32 products, but its setWeights() rebuilds them as
+ * pow(beta, t), which differs in the last bits; saving the products makes a resume bit-exact.
+ */
+const RUNNING_SCALARS = ['accBeta1', 'accBeta2'] as const;
+
+async function optimizerScalars(optimizer: tf.Optimizer): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const key of RUNNING_SCALARS) {
+    const variable = (optimizer as unknown as Record<string, tf.Variable | undefined>)[key];
+    if (variable) out[key] = (await variable.data())[0];
+  }
+  return out;
+}
+
+export function restoreOptimizerScalars(optimizer: tf.Optimizer, scalars: Record<string, number> | undefined) {
+  for (const [key, value] of Object.entries(scalars ?? {})) {
+    const variable = (optimizer as unknown as Record<string, tf.Variable | undefined>)[key];
+    if (variable) tf.tidy(() => variable.assign(tf.scalar(value)));
+  }
 }
 
 export async function saveCheckpoint(
@@ -42,7 +66,7 @@ export async function saveCheckpoint(
   if (optimizer) {
     const state = await optimizer.getWeights();
     const encoded = await tf.io.encodeWeights(state);
-    optimizerFile = { path: `optimizer-${meta.step}.bin`, specs: encoded.specs };
+    optimizerFile = { path: `optimizer-${meta.step}.bin`, specs: encoded.specs, scalars: await optimizerScalars(optimizer) };
     await writeFileAtomic(path.join(dir, optimizerFile.path), new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data)));
   }
   const weightsFile = await writeLayersModel(dir, model, `weights-${meta.step}.bin`, { bnlab: { ...meta, optimizer: optimizerFile } });
@@ -111,6 +135,7 @@ export interface LoadedCheckpoint {
   model: tf.LayersModel;
   meta: CheckpointMeta;
   optimizerState: NamedTensor[] | null;
+  optimizerScalars?: Record<string, number>;
 }
 
 export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | null> {
@@ -125,7 +150,12 @@ export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | 
 
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const modelJsonPath = path.join(dir, 'model.json');
-  const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
+  let json: ModelJson;
+  try {
+    json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
+  } catch (error) {
+    throw new Error(`checkpoint ${modelJsonPath} is unreadable: ${(error as Error).message}`);
+  }
   const meta = json.userDefinedMetadata?.bnlab;
   if (!meta) throw new Error(`${modelJsonPath} is not a bnlab checkpoint (no userDefinedMetadata.bnlab)`);
   const model = await tf.loadLayersModel(fileModelHandler(modelJsonPath));
@@ -135,5 +165,5 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, meta.optimizer.specs);
     optimizerState = meta.optimizer.specs.map((spec) => ({ name: spec.name, tensor: decoded[spec.name] }));
   }
-  return { model, meta, optimizerState };
+  return { model, meta, optimizerState, optimizerScalars: meta.optimizer?.scalars };
 }

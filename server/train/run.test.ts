@@ -142,7 +142,7 @@ describe('training run end to end', () => {
     conv.setWeights([tf.tensor(kernel)]);
     await writeLayersModel(poisoned, model);
     fs.copyFileSync(path.join(backboneDir, 'backbone.json'), path.join(poisoned, 'backbone.json'));
-    await expect(train('diverge', { backbone: poisoned, policy: 'freeze-all' })).rejects.toThrow(/loss became NaN at step 1 .*training diverged.*lower optimizer\.lr/);
+    await expect(train('diverge', { backbone: poisoned, policy: 'freeze-all' })).rejects.toThrow(/loss became NaN at step 1 .*training diverged\. No checkpoint was written\. Lower optimizer\.lr/);
     expect(fs.existsSync(path.join(config.checkpointsDir, 'diverge', 'model.json'))).toBe(false);
   });
 

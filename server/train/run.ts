@@ -15,11 +15,12 @@ import type { DecodedImageCache } from '../data/dataset.ts';
 import type { CheckpointMeta, PolicySummary, Recipe, RunEvent, RunListener, RunSummary } from '../schema.ts';
 import { bnEpsilons, driftAll, kerasMomentum, snapshotBn } from '../stats/drift.ts';
 import { recalibrateBatchNorm } from '../stats/population.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, restoreOptimizerScalars, saveCheckpoint } from './checkpoint.ts';
 import { crossEntropy, evaluate } from './evaluate.ts';
 import { imageTensors, prepareExperiment, toImageTensor, type Experiment } from './experiment.ts';
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { planBatches } from './batch-guard.ts';
+import { acquireRunLock } from './run-lock.ts';
 
 export interface RunOptions {
   runId: string;
@@ -40,7 +41,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
   const started = Date.now();
   const { runId } = opts;
   const outDir = opts.outDir ?? path.join(opts.config.checkpointsDir, runId);
-  fs.mkdirSync(outDir, { recursive: true });
+  const lock = acquireRunLock(outDir, runId);
   const metricsFile = path.join(outDir, 'metrics.jsonl');
   const emit = (event: RunEvent) => {
     fs.appendFileSync(metricsFile, `${JSON.stringify(event)}\n`);
@@ -158,7 +159,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         if (!Number.isFinite(loss)) {
           throw new Error(
             `loss became ${loss} at step ${step} (epoch ${epoch + 1}, learning rate ${lr}): training diverged. ` +
-              `The last good checkpoint (epoch ${epoch}) is kept in ${outDir}; lower optimizer.lr and resume or start again.`,
+              `${lastGoodCheckpoint(epoch, outDir)} Lower optimizer.lr and start again.`,
           );
         }
         lossSum += loss * batch.count;
@@ -168,10 +169,15 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         if (capture) await drift(epoch, await bn.takeBatchMeans());
       }
       bn.setCapture(false);
+      if (seen === 0) {
+        const skipped = experiment.train.skipped;
+        throw new Error(`none of the ${split.train.length} training images could be decoded${skipped.length ? ` (e.g. ${skipped[0].path}: ${skipped[0].reason})` : ''}; check the data folder`);
+      }
       const val = await evaluate(model, experiment.val, recipe.batchSize);
       const valTrainMode = trainModeBn.length ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2 }))).accuracy : null;
       last = { loss: lossSum / seen, accuracy: correct / seen, valLoss: val.loss, valAccuracy: val.accuracy, valTrainMode };
       emit({ type: 'epochEnd', runId, epoch, step, train: { loss: last.loss, accuracy: last.accuracy }, val: { loss: val.loss, accuracy: val.accuracy }, valTrainModeAccuracy: valTrainMode });
+      await assertFiniteWeights(model, step, epoch, outDir);
       await saveCheckpoint(outDir, model, optimizer, meta(epoch, false));
       emit({ type: 'checkpoint', runId, step, dir: outDir });
     }
@@ -206,9 +212,10 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
   } catch (error) {
     const stopped = error instanceof TrainingStoppedError;
     const message = (error as Error).message;
-    if (!stopped) log('error', message);
     emit({ type: 'runFinished', runId, status: stopped ? 'stopped' : 'failed', summary: null, error: message });
     throw error;
+  } finally {
+    lock.release();
   }
 }
 
@@ -248,6 +255,18 @@ export function trainStep(
   });
 }
 
+/** After an update the loss of the *next* step shows divergence; weights are checked before they are saved. */
+async function assertFiniteWeights(model: tf.LayersModel, step: number, epoch: number, outDir: string) {
+  const finite = tf.tidy(() => tf.stack(model.getWeights().map((w) => tf.all(tf.isFinite(w)))).all());
+  const ok = (await finite.data())[0] === 1;
+  finite.dispose();
+  if (!ok) throw new Error(`weights became NaN or infinite by step ${step} (epoch ${epoch + 1}): training diverged. ${lastGoodCheckpoint(epoch, outDir)} Lower optimizer.lr and start again.`);
+}
+
+function lastGoodCheckpoint(epoch: number, outDir: string): string {
+  return epoch === 0 ? 'No checkpoint was written.' : `The last good checkpoint (end of epoch ${epoch}) is kept in ${outDir}.`;
+}
+
 async function resumeFrom(outDir: string, model: tf.LayersModel, optimizer: tf.Optimizer, recipe: Recipe) {
   if (!fs.existsSync(path.join(outDir, 'model.json'))) return null;
   const checkpoint = await loadCheckpoint(outDir);
@@ -257,6 +276,7 @@ async function resumeFrom(outDir: string, model: tf.LayersModel, optimizer: tf.O
   model.setWeights(checkpoint.model.getWeights());
   checkpoint.model.dispose();
   if (checkpoint.optimizerState) await optimizer.setWeights(checkpoint.optimizerState);
+  restoreOptimizerScalars(optimizer, checkpoint.optimizerScalars);
   return checkpoint.meta;
 }
 

@@ -38,6 +38,8 @@ const config: BnlabConfig = { ...loadConfig(), checkpointsDir: path.join(work, '
 const backbone = path.join(work, 'backbone');
 const spatialBackbone = path.join(work, 'backbone-spatial');
 const images = path.join(work, 'images');
+/** A fresh folder for one case, inside `work` so afterAll removes it. */
+const caseDir = (name: string) => fs.mkdtempSync(path.join(work, `${name}-`));
 
 /** Process-level failures while this file runs: each one is a crash. */
 const processFailures: string[] = [];
@@ -103,7 +105,7 @@ async function decodeThroughDataset(file: string, imageSize = 16): Promise<Seen 
 }
 
 function classFolderWith(name: string, files: Record<string, Buffer | string>): string {
-  const root = tempDir('bnlab-scan-');
+  const root = caseDir('scan');
   fs.mkdirSync(path.join(root, 'other'));
   fs.writeFileSync(path.join(root, 'other', 'a.png'), fs.readFileSync(path.join(images, 'cool', '0.png')));
   fs.mkdirSync(path.join(root, name));
@@ -300,7 +302,7 @@ describe('bad images: skipped with a reason, or converted to RGB', () => {
   });
 
   it('unicode and spaces in class and file names', async () => {
-    const root = tempDir('bnlab-unicode-');
+    const root = caseDir('unicode');
     const classes = { 'ñandú café': [200, 60, 60], 'über straße ☃': [60, 60, 200] } as const;
     for (const [name, colour] of Object.entries(classes)) {
       fs.mkdirSync(path.join(root, name));
@@ -340,7 +342,7 @@ describe('bad data folders: errors that name the folder', () => {
   });
 
   it('one class only', async () => {
-    const root = tempDir('bnlab-one-class-');
+    const root = caseDir('one-class');
     await writeImageFolder(root, 3, { solo: [1, 2, 3] });
     await check('one-class', 'data', 'root/solo/* only', 'error', /only one class folder \(solo\) in .*at least two classes/, () => scan(root));
   });
@@ -354,13 +356,13 @@ describe('bad data folders: errors that name the folder', () => {
   });
 
   it('train/ without val/', async () => {
-    const root = tempDir('bnlab-train-only-');
+    const root = caseDir('train-only');
     await writeImageFolder(path.join(root, 'train'), 2);
     await check('train-without-val', 'data', 'root/train/<class>/* but no root/val', 'error', /has train\/ but no val\//, () => scan(root));
   });
 
   it('a class with a single image: the scan warns and training shows the warning', async () => {
-    const root = tempDir('bnlab-single-');
+    const root = caseDir('single');
     await writeImageFolder(root, 6, { many: [200, 80, 40] });
     await writeImageFolder(path.join(root, '..', path.basename(root) + '-tmp'), 1, { lonely: [40, 90, 210] });
     fs.renameSync(path.join(root, '..', path.basename(root) + '-tmp', 'lonely'), path.join(root, 'lonely'));
@@ -368,7 +370,7 @@ describe('bad data folders: errors that name the folder', () => {
   });
 
   it('every image in the data is corrupt', async () => {
-    const root = tempDir('bnlab-all-corrupt-');
+    const root = caseDir('all-corrupt');
     for (const cls of ['a', 'b']) {
       fs.mkdirSync(path.join(root, cls));
       for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(root, cls, `${i}.jpg`), 'garbage');
@@ -403,7 +405,7 @@ describe('diverging training', () => {
   it('NaN loss from the first step stops with a clear message and writes no checkpoint', async () => {
     const poisoned = await writeTinyBackbone(path.join(work, 'poisoned'), { poisoned: true });
     const outDir = path.join(work, 'runs', 'nan-first');
-    await check('nan-loss-first-step', 'training', 'backbone whose conv kernel holds NaN', 'error', /loss became NaN at step 1 .*training diverged.*lower optimizer\.lr/, async () => {
+    await check('nan-loss-first-step', 'training', 'backbone whose conv kernel holds NaN', 'error', /loss became NaN at step 1 .*training diverged\. No checkpoint was written\. Lower optimizer\.lr/, async () => {
       await train({ backbone: poisoned, policy: 'freeze-all' }, { outDir });
       return { outcome: 'ok', message: 'trained' };
     }, () => expect(fs.existsSync(path.join(outDir, 'model.json'))).toBe(false));
@@ -416,7 +418,7 @@ describe('diverging training', () => {
     // (Smaller huge rates only saturate the softmax: BN cancels the conv scale and the clipped
     // cross-entropy stays finite, so they cannot test this path.)
     let message = '';
-    await check('nan-loss-huge-lr', 'training', 'adam lr 3e38, 1 step per epoch, 3 epochs', 'error', /loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d+, .*training diverged. The last good checkpoint \(epoch [1-9]\d*\) is kept/, async () => {
+    await check('nan-loss-huge-lr', 'training', 'adam lr 3e38, 1 step per epoch, 3 epochs', 'error', /(loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d+, .*|weights became NaN or infinite by step \d+ \(epoch \d+\): )training diverged\. The last good checkpoint \(end of epoch [1-9]\d*\) is kept/, async () => {
       try {
         await train({ policy: 'full', epochs: 3, maxStepsPerEpoch: 1, optimizer: { type: 'adam', lr: 3e38 } }, { outDir });
       } catch (error) {
@@ -426,7 +428,7 @@ describe('diverging training', () => {
       return { outcome: 'ok', message: 'trained without diverging' };
     }, async () => {
       // "epoch N" in the message counts completed epochs; the checkpoint's meta.epoch is 0-based
-      const kept = Number(/last good checkpoint \(epoch (\d+)\)/.exec(message)![1]);
+      const kept = Number(/last good checkpoint \(end of epoch (\d+)\)/.exec(message)![1]);
       const { model, meta } = await loadCheckpoint(outDir);
       expect(meta.epoch).toBe(kept - 1);
       expect(meta.completed).toBe(false);

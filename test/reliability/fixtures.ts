@@ -9,9 +9,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
+import { PROJECT_ROOT } from '../../server/config.ts';
 import { writeLayersModel } from '../../server/train/checkpoint.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export { PROJECT_ROOT };
 export const BNLAB_BIN = path.join(PROJECT_ROOT, 'bin', 'bnlab.js');
 
 export function tempDir(prefix: string): string {
