@@ -94,9 +94,17 @@ function syntheticBatch(count: number, size: number, numClasses: number, seed: n
   return { images, labels };
 }
 
+/** wasm32 address space: the wasm backend's heap cannot grow past 4 GiB. */
+const WASM_HEAP_LIMIT_MIB = 4096;
+
+/**
+ * Out of memory: an allocation error, or the wasm module aborting (emscripten's bare "Aborted()")
+ * with its heap at the 4 GiB wasm32 limit.
+ */
 function isOutOfMemory(error: unknown): boolean {
   const text = `${(error as Error)?.message ?? error}`;
-  return /out of memory|OOM|Cannot enlarge memory|Array buffer allocation failed|Maximum call stack|memory access out of bounds|allocation failed/i.test(text);
+  if (/out of memory|OOM|Cannot enlarge memory|Array buffer allocation failed|allocation failed/i.test(text)) return true;
+  return /Aborted\(/.test(text) && (wasmHeapMiB() ?? 0) >= WASM_HEAP_LIMIT_MIB * 0.95;
 }
 
 function parseArgs(argv: string[]): Record<string, string> {

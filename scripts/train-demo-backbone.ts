@@ -3,9 +3,9 @@
  * backbone.json}. Run: `node --import tsx scripts/train-demo-backbone.ts [--epochs 2] [--per-class 120]`.
  *
  * Pretraining task: the 8 SOURCE_CLASSES in the 'studio' style (server/demo/synthetic.ts). Every epoch
- * renders fresh images (new seeds), so the network never sees the same image twice. Backend: tfjs
- * 'cpu', set explicitly (wasm lacks the gradient kernels), with faster filter-gradient kernels
- * (server/demo/cpu-filter-gradients.ts). Everything is seeded: same arguments, same weights.
+ * renders fresh images (new seeds), so the network never sees the same image twice. Backend: bnlab's
+ * default, wasm with bnlab's gradient kernels (server/engine/backend.ts; BNLAB_BACKEND overrides).
+ * Everything is seeded: same arguments and backend, same weights.
  *
  * Training runs the BN layers with momentum 0.9 so that the per-epoch validation (inference mode)
  * means something after a few hundred steps; afterwards the BN running statistics are replaced by
@@ -17,10 +17,12 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { buildDemoBackbone, DEMO_CLASSIFIER_NAME, DEMO_CUT_LAYER, DEMO_INPUT_SIZE } from '../server/demo/architecture.ts';
-import { DEMO_BACKBONE_DIR, preprocessMinus1To1, saveLayersModelToDir, type DemoBackboneMeta } from '../server/demo/backbone-files.ts';
-import { recomputeBatchNormStatistics } from '../server/demo/population-bn.ts';
-import { createRng, renderBatch, SOURCE_CLASSES } from '../server/demo/synthetic.ts';
-import { useFlatFilterGradientsOnCpu } from '../server/demo/cpu-filter-gradients.ts';
+import { DEMO_BACKBONE_DIR, preprocessMinus1To1, saveDemoBackbone } from '../server/demo/backbone-files.ts';
+import { renderBatch, SOURCE_CLASSES } from '../server/demo/synthetic.ts';
+import { createRng, shuffleInPlace } from '../server/data/random.ts';
+import { selectBackend } from '../server/engine/backend.ts';
+import { recalibrateBatchNorm } from '../server/stats/population.ts';
+import { sliceBatches } from '../server/stats/testing/shared-fixtures.ts';
 
 interface TrainOptions {
   epochs: number;
@@ -56,13 +58,7 @@ function parseArgs(argv: string[]): TrainOptions {
 function sourceSet(split: string, perClass: number, seed: number, shuffle: boolean) {
   const { pixels, labels } = renderBatch(SOURCE_CLASSES, 'studio', perClass, seed, split, DEMO_INPUT_SIZE);
   const order = labels.map((_, i) => i);
-  if (shuffle) {
-    const rng = createRng(seed ^ 0x5eed);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-  }
+  if (shuffle) shuffleInPlace(order, createRng(seed ^ 0x5eed));
   const imageBytes = DEMO_INPUT_SIZE * DEMO_INPUT_SIZE * 3;
   const shuffled = new Uint8Array(pixels.length);
   order.forEach((from, to) => shuffled.set(pixels.subarray(from * imageBytes, (from + 1) * imageBytes), to * imageBytes));
@@ -80,10 +76,8 @@ function accuracy(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor): number {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  await tf.setBackend('cpu');
-  await tf.ready();
-  useFlatFilterGradientsOnCpu();
-  console.log(`backend: ${tf.getBackend()} (tfjs ${tf.version.tfjs}); options: ${JSON.stringify({ ...options, outDir: path.relative(process.cwd(), options.outDir) })}`);
+  const backend = await selectBackend();
+  console.log(`backend: ${backend} (tfjs ${tf.version.tfjs}); options: ${JSON.stringify({ ...options, outDir: path.relative(process.cwd(), options.outDir) })}`);
 
   const model = buildDemoBackbone({ numClasses: SOURCE_CLASSES.length, seed: options.seed, bnMomentum: 0.9 });
   model.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
@@ -106,14 +100,13 @@ async function main(): Promise<void> {
   }
   const trainSeconds = (Date.now() - started) / 1000;
   const emaAccuracy = accuracy(model, val.x, val.y);
-  await recomputeBatchNormStatistics(model, lastEpochImages!);
+  await recalibrateBatchNorm(model, sliceBatches(lastEpochImages!, 32));
   const preciseAccuracy = accuracy(model, val.x, val.y);
   console.log(`source val accuracy: ${emaAccuracy.toFixed(4)} with EMA BN statistics, ${preciseAccuracy.toFixed(4)} with population statistics`);
 
   const shipped = buildDemoBackbone({ numClasses: SOURCE_CLASSES.length, seed: options.seed, bnMomentum: 0.99 });
   shipped.setWeights(model.getWeights());
-  await saveLayersModelToDir(shipped, options.outDir);
-  const meta: DemoBackboneMeta = {
+  await saveDemoBackbone(options.outDir, shipped, {
     name: 'demo',
     cutLayer: DEMO_CUT_LAYER,
     inputSize: DEMO_INPUT_SIZE,
@@ -127,10 +120,9 @@ async function main(): Promise<void> {
     sourceValAccuracy: Number(preciseAccuracy.toFixed(4)),
     sourceValAccuracyEmaBn: Number(emaAccuracy.toFixed(4)),
     trainSeconds: Math.round(trainSeconds),
-    backend: 'cpu',
+    backend,
     tfjsVersion: tf.version.tfjs,
-  };
-  await fs.writeFile(path.join(options.outDir, 'backbone.json'), `${JSON.stringify(meta, null, 2)}\n`);
+  });
   const sizes = await Promise.all(['model.json', 'weights.bin', 'backbone.json'].map(async (f) => (await fs.stat(path.join(options.outDir, f))).size));
   console.log(`wrote ${options.outDir}: ${sizes.reduce((a, b) => a + b, 0)} bytes in total`);
 }

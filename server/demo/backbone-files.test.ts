@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchNormLayers } from '../backbones/layers.ts';
 import { buildDemoBackbone, DEMO_CUT_LAYER } from './architecture.ts';
-import { DEMO_BACKBONE_DIR, layersModelFromDir, loadDemoBackbone, preprocessMinus1To1, saveLayersModelToDir } from './backbone-files.ts';
+import { diskHandler } from '../backbones/model-files.ts';
+import { DEMO_BACKBONE_DIR, loadDemoBackbone, preprocessMinus1To1, readDemoBackboneMeta, saveDemoBackbone, type DemoBackboneMeta } from './backbone-files.ts';
 import { renderBatch, SOURCE_CLASSES } from './synthetic.ts';
 
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bnlab-demo-backbone-'));
@@ -23,7 +24,7 @@ describe('shipped demo backbone (server/demo/backbone)', () => {
   });
 
   it('loads with tf.loadLayersModel from files, with named BN layers, the cut layer and the classifier', async () => {
-    const model = await tf.loadLayersModel(layersModelFromDir(DEMO_BACKBONE_DIR));
+    const model = await tf.loadLayersModel(diskHandler(DEMO_BACKBONE_DIR));
     const { meta } = await loadDemoBackbone();
     const bnNames = batchNormLayers(model).map((l) => l.name);
     expect(bnNames.length).toBe(11);
@@ -54,12 +55,14 @@ describe('shipped demo backbone (server/demo/backbone)', () => {
   });
 });
 
-describe('saveLayersModelToDir', () => {
-  it('round-trips a model through model.json + weights.bin', async () => {
+describe('saveDemoBackbone', () => {
+  it('round-trips a model through model.json + weights.bin and its backbone.json', async () => {
     const model = buildDemoBackbone({ numClasses: 3, seed: 1 });
-    await saveLayersModelToDir(model, tmp);
-    expect((await fs.readdir(tmp)).sort()).toEqual(['model.json', 'weights.bin']);
-    const loaded = await tf.loadLayersModel(layersModelFromDir(tmp));
+    const meta: DemoBackboneMeta = { ...(await readDemoBackboneMeta()), pretrainingClasses: ['a', 'b', 'c'], seed: 1 };
+    await saveDemoBackbone(tmp, model, meta);
+    expect((await fs.readdir(tmp)).sort()).toEqual(['backbone.json', 'model.json', 'weights.bin']);
+    const { model: loaded, meta: loadedMeta } = await loadDemoBackbone(tmp);
+    expect(loadedMeta).toEqual(meta);
     const x = tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 3);
     const a = (model.predict(x) as tf.Tensor).dataSync();
     const b = (loaded.predict(x) as tf.Tensor).dataSync();
@@ -67,5 +70,13 @@ describe('saveLayersModelToDir', () => {
     x.dispose();
     model.dispose();
     loaded.dispose();
+  });
+
+  it('refuses a backbone.json without the registry sidecar fields, naming the file and field', async () => {
+    const dir = path.join(tmp, 'bad');
+    await fs.mkdir(dir);
+    const { cutLayer: _dropped, ...rest } = await readDemoBackboneMeta();
+    await fs.writeFile(path.join(dir, 'backbone.json'), JSON.stringify(rest));
+    await expect(readDemoBackboneMeta(dir)).rejects.toThrow(/bad\/backbone\.json is invalid: cutLayer/);
   });
 });

@@ -1,104 +1,65 @@
 /**
  * The shipped demo backbone on disk: server/demo/backbone/{model.json, weights.bin, backbone.json}.
- * Plain tfjs IO handlers over node:fs (tfjs-node's file:// is not available here), so the files are
- * the standard tfjs layers format that `tf.loadLayersModel` reads anywhere.
+ * model.json + weights.bin are the standard tfjs layers format, written and read by the engine's
+ * model IO (train/checkpoint.ts writeLayersModel, backbones/model-files.ts diskHandler), so
+ * `tf.loadLayersModel` reads them anywhere. Only the sidecar backbone.json is demo-specific: the
+ * registry's sidecar fields (cut layer, input size, preprocessing), required here, plus how the
+ * backbone was made.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import type { Preprocessing } from '../schema.ts';
+import { z } from 'zod';
+import { diskHandler } from '../backbones/model-files.ts';
+import { BackboneSidecarSchema, DEMO_BACKBONE_DIR, SIDECAR_FILE } from '../backbones/registry.ts';
+import { preprocessingAffine } from '../data/augment.ts';
+import { writeFileAtomic } from '../train/atomic-write.ts';
+import { writeLayersModel } from '../train/checkpoint.ts';
 
-export const DEMO_BACKBONE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'backbone');
+export { DEMO_BACKBONE_DIR };
 
-/** backbone.json: what a registry needs to use the demo backbone, and how it was made. */
-export interface DemoBackboneMeta {
-  name: 'demo';
-  cutLayer: string;
-  inputSize: number;
-  preprocessing: Preprocessing;
-  classifierLayer: string;
-  pretrainingClasses: string[];
-  pretrainingStyle: string;
-  trainedBy: string;
-  seed: number;
-  trainImages: number;
-  sourceValAccuracy: number;
+/** backbone.json: the registry's sidecar (every field present) and how the demo backbone was made. */
+export const DemoBackboneMetaSchema = BackboneSidecarSchema.required().extend({
+  name: z.literal('demo'),
+  classifierLayer: z.string().min(1),
+  pretrainingClasses: z.array(z.string()).min(2),
+  pretrainingStyle: z.string(),
+  trainedBy: z.string(),
+  seed: z.number().int(),
+  trainImages: z.number().int().positive(),
+  sourceValAccuracy: z.number().min(0).max(1),
   /** Source val accuracy before the final population-statistics pass (EMA statistics). */
-  sourceValAccuracyEmaBn: number;
-  trainSeconds: number;
-  backend: string;
-  tfjsVersion: string;
+  sourceValAccuracyEmaBn: z.number().min(0).max(1),
+  trainSeconds: z.number().nonnegative(),
+  backend: z.string(),
+  tfjsVersion: z.string(),
+});
+export type DemoBackboneMeta = z.infer<typeof DemoBackboneMetaSchema>;
+
+/** Write `model` (model.json + weights.bin) and `meta` (backbone.json) into `dir`, each file atomically. */
+export async function saveDemoBackbone(dir: string, model: tf.LayersModel, meta: DemoBackboneMeta): Promise<void> {
+  const checked = DemoBackboneMetaSchema.parse(meta);
+  await writeLayersModel(dir, model);
+  await writeFileAtomic(path.join(dir, SIDECAR_FILE), `${JSON.stringify(checked, null, 2)}\n`);
 }
 
-/** Save a layers model as model.json + weights.bin (one shard) into `dir`, atomically per file. */
-export async function saveLayersModelToDir(model: tf.LayersModel, dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
-      const modelJson = {
-        modelTopology: artifacts.modelTopology,
-        format: 'layers-model',
-        generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
-        convertedBy: null,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-      };
-      await writeAtomic(path.join(dir, 'weights.bin'), new Uint8Array(weightData));
-      await writeAtomic(path.join(dir, 'model.json'), JSON.stringify(modelJson));
-      return {
-        modelArtifactsInfo: {
-          dateSaved: new Date(),
-          modelTopologyType: 'JSON',
-          weightDataBytes: weightData.byteLength,
-        },
-      };
-    }),
-  );
-}
-
-async function writeAtomic(file: string, contents: string | Uint8Array): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, contents);
-  await fs.rename(temp, file);
-}
-
-/** An IO handler that reads a tfjs layers model.json and its weight shards from a folder. */
-export function layersModelFromDir(dir: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const modelJson = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
-      const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: ArrayBuffer[] = [];
-      for (const group of modelJson.weightsManifest) {
-        weightSpecs.push(...group.weights);
-        for (const shard of group.paths) {
-          const bytes = await fs.readFile(path.join(dir, shard));
-          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-        }
-      }
-      return {
-        modelTopology: modelJson.modelTopology,
-        weightSpecs,
-        weightData: tf.io.CompositeArrayBuffer.join(buffers),
-        format: modelJson.format,
-        generatedBy: modelJson.generatedBy,
-        convertedBy: modelJson.convertedBy,
-      };
-    },
-  };
-}
-
+/** Read and validate `<dir>/backbone.json`; errors name the file and the fields. */
 export async function readDemoBackboneMeta(dir = DEMO_BACKBONE_DIR): Promise<DemoBackboneMeta> {
-  return JSON.parse(await fs.readFile(path.join(dir, 'backbone.json'), 'utf8')) as DemoBackboneMeta;
+  const file = path.join(dir, SIDECAR_FILE);
+  const parsed = DemoBackboneMetaSchema.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
+  if (!parsed.success) {
+    throw new Error(`${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
 }
 
 export async function loadDemoBackbone(dir = DEMO_BACKBONE_DIR): Promise<{ model: tf.LayersModel; meta: DemoBackboneMeta }> {
-  const [model, meta] = await Promise.all([tf.loadLayersModel(layersModelFromDir(dir)), readDemoBackboneMeta(dir)]);
+  const [model, meta] = await Promise.all([tf.loadLayersModel(diskHandler(dir)), readDemoBackboneMeta(dir)]);
   return { model, meta };
 }
 
-/** Pixels in [0, 255] to the demo's 'minus1to1' range: x / 127.5 - 1. */
+/** Pixels in [0, 255] to the demo's 'minus1to1' range (x / 127.5 - 1), as a [count, size, size, 3] batch. */
 export function preprocessMinus1To1(pixels: Uint8Array, count: number, size: number): tf.Tensor4D {
-  return tf.tidy(() => tf.tensor4d(Float32Array.from(pixels), [count, size, size, 3]).div(127.5).sub(1) as tf.Tensor4D);
+  const { scale, offset } = preprocessingAffine('minus1to1');
+  return tf.tidy(() => tf.tensor4d(Float32Array.from(pixels), [count, size, size, 3]).mul(scale).add(offset) as tf.Tensor4D);
 }

@@ -3,25 +3,21 @@
  * `node --import tsx server/demo/check-shift.ts [--seed 0] [--per-class-train 60] [--per-class-val 30]`
  *
  * 1. Per BN layer, the statistics of its input under the frozen pretrained backbone, vs the stored
- *    (pretraining) statistics: normalised mean shift and mean |log variance ratio| (population-bn.ts),
+ *    (pretraining) statistics: meanShift and logVarRatio as defined in stats/drift.ts,
  *    on the target training data and, as a control, on held-out source-domain images.
  * 2. Pooled features -> nearest-centroid and linear-probe accuracy on the target task's val split, with
  *    (a) the frozen pretrained BN statistics, (b) BN statistics recomputed on the target training data
- *    (population mean / biased variance, layer by layer, upstream already recomputed), and as a control
+ *    (PreciseBN, stats/population.ts recalibrateBatchNorm), and as a control
  *    (c) the same target classes rendered in the source style, frozen BN.
  * The images are exactly those of the default demo dataset (same seeds as make-dataset.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { DEMO_BACKBONE_DIR, loadDemoBackbone, preprocessMinus1To1 } from './backbone-files.ts';
 import { DEMO_DATASET_STYLE } from './make-dataset.ts';
-import {
-  batchNormInputStatistics,
-  batchNormLayersOf,
-  meanAbsLogVarianceRatio,
-  normalisedMeanShift,
-  recomputeBatchNormStatistics,
-  storedBatchNormStatistics,
-} from './population-bn.ts';
+import { selectBackend } from '../engine/backend.ts';
+import { bnEpsilons, driftAll, snapshotBn } from '../stats/drift.ts';
+import { measureBatchNormInputs, recalibrateBatchNorm, type ChannelMoments } from '../stats/population.ts';
+import { sliceBatches } from '../stats/testing/shared-fixtures.ts';
 import { linearProbeAccuracy, nearestCentroidAccuracy, type LabelledFeatures } from './probes.ts';
 import { renderBatch, SOURCE_CLASSES, TARGET_CLASSES, type DomainStyle } from './synthetic.ts';
 
@@ -57,6 +53,8 @@ export interface ShiftReport {
   valImages: number;
 }
 
+const BATCH_SIZE = 32;
+
 function targetSplit(style: DomainStyle, split: 'train' | 'val', perClass: number, seed: number) {
   const { pixels, labels, size } = renderBatch(TARGET_CLASSES, style, perClass, seed, split);
   return { images: preprocessMinus1To1(pixels, labels.length, size), labels };
@@ -68,7 +66,7 @@ export async function measureDomainShift(options: ShiftCheckOptions = {}): Promi
   const classifier = model.getLayer(meta.classifierLayer);
   const featureModel = tf.model({ inputs: model.inputs, outputs: classifier.input as tf.SymbolicTensor });
   const features = (images: tf.Tensor4D, labels: number[]): LabelledFeatures => ({
-    features: featureModel.predict(images, { batchSize: 32 }) as tf.Tensor2D,
+    features: featureModel.predict(images, { batchSize: BATCH_SIZE }) as tf.Tensor2D,
     labels,
   });
   const probe = (train: LabelledFeatures, val: LabelledFeatures): ProbeScores => {
@@ -83,16 +81,22 @@ export async function measureDomainShift(options: ShiftCheckOptions = {}): Promi
   const source = renderBatch(SOURCE_CLASSES, 'studio', Math.ceil((perClassTrain * TARGET_CLASSES.length) / SOURCE_CLASSES.length), seed, 'check-source');
   const sourceImages = preprocessMinus1To1(source.pixels, source.labels.length, source.size);
 
-  // 1. Shift of each BN layer's input, frozen backbone.
-  const stored = batchNormLayersOf(model).map(storedBatchNormStatistics);
-  const targetStats = await batchNormInputStatistics(model, train.images);
-  const sourceStats = await batchNormInputStatistics(model, sourceImages);
-  const layers = targetStats.map((t, i) => ({
+  // 1. Shift of each BN layer's input, frozen backbone: measured statistics as the "current" state.
+  const stored = snapshotBn(model);
+  const epsilons = bnEpsilons(model);
+  const shiftOf = async (images: tf.Tensor4D) => {
+    const measured = await measureBatchNormInputs(model, sliceBatches(images, BATCH_SIZE));
+    const asState = ([name, m]: [string, ChannelMoments]) => [name, { ...stored.get(name)!, mean: m.mean, variance: m.variance }] as const;
+    return driftAll(new Map([...measured.layers].map(asState)), stored, epsilons);
+  };
+  const targetShift = await shiftOf(train.images);
+  const sourceShift = await shiftOf(sourceImages);
+  const layers = targetShift.map((t, i) => ({
     layer: t.layer,
-    targetMeanShift: normalisedMeanShift(t.mean, stored[i].mean, stored[i].variance, stored[i].epsilon),
-    targetLogVarianceRatio: meanAbsLogVarianceRatio(t.variance, stored[i].variance, stored[i].epsilon),
-    sourceMeanShift: normalisedMeanShift(sourceStats[i].mean, stored[i].mean, stored[i].variance, stored[i].epsilon),
-    sourceLogVarianceRatio: meanAbsLogVarianceRatio(sourceStats[i].variance, stored[i].variance, stored[i].epsilon),
+    targetMeanShift: t.meanShift,
+    targetLogVarianceRatio: t.logVarRatio,
+    sourceMeanShift: sourceShift[i].meanShift,
+    sourceLogVarianceRatio: sourceShift[i].logVarRatio,
   }));
 
   // 2. Probes: frozen (and the source-style control) first, then recompute BN on the target train data.
@@ -105,7 +109,7 @@ export async function measureDomainShift(options: ShiftCheckOptions = {}): Promi
   };
   const frozenBn = scoreWith(train, val);
   const sourceStyleFrozenBn = scoreWith(studioTrain, studioVal);
-  await recomputeBatchNormStatistics(model, train.images);
+  await recalibrateBatchNorm(model, sliceBatches(train.images, BATCH_SIZE));
   const recomputedBn = scoreWith(train, val);
 
   tf.dispose([train.images, val.images, studioTrain.images, studioVal.images, sourceImages]);
@@ -151,6 +155,6 @@ function parseArgs(argv: string[]): ShiftCheckOptions {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await tf.setBackend('cpu');
+  console.log(`backend: ${await selectBackend()}`);
   console.log(formatReport(await measureDomainShift(parseArgs(process.argv.slice(2)))));
 }

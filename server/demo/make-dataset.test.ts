@@ -76,7 +76,7 @@ describe('makeDemoDataset', () => {
   it('ensureDemoDataset creates config.demoDataDir', async () => {
     const demoDataDir = path.join(root, 'g', 'data', 'demo');
     const result = await ensureDemoDataset({ demoDataDir }, { perClassTrain: 1, perClassVal: 1 });
-    expect(result.dir).toBe(demoDataDir);
+    expect(result).toBe(demoDataDir);
     expect(await fs.readdir(path.join(demoDataDir, 'val'))).toHaveLength(TARGET_CLASSES.length);
   });
 });

@@ -14,7 +14,7 @@ import { DEFAULT_IMAGE_SIZE, imageSeed, renderShapeImage, TARGET_CLASSES, type D
 
 export const DEMO_DATASET_MARKER = '.bnlab-demo-dataset.json';
 /** Bump when the generator's output changes, so old folders are regenerated. */
-export const DEMO_DATASET_VERSION = 1;
+export const DEMO_DATASET_VERSION = 2; // 2: seeds and PRNG from server/data/random.ts
 export const DEMO_DATASET_STYLE: DomainStyle = 'night';
 
 export interface DemoDatasetOptions {
@@ -114,8 +114,11 @@ async function moveIntoPlace(temp: string, outDir: string): Promise<void> {
   await fs.rm(old, { recursive: true, force: true });
 }
 
-/** Make sure the default demo dataset exists under config.demoDataDir (data/demo); returns its summary. */
-export async function ensureDemoDataset(config: Pick<BnlabConfig, 'demoDataDir'>, opts: DemoDatasetOptions = {}): Promise<DemoDatasetSummary & { dir: string }> {
-  const summary = await makeDemoDataset(config.demoDataDir, opts);
-  return { ...summary, dir: config.demoDataDir };
+/**
+ * Make sure the default demo dataset exists under config.demoDataDir (data/demo), making it if it is
+ * missing or was made by another generator version; returns that folder's path.
+ */
+export async function ensureDemoDataset(config: Pick<BnlabConfig, 'demoDataDir'>, opts: DemoDatasetOptions = {}): Promise<string> {
+  await makeDemoDataset(config.demoDataDir, opts);
+  return config.demoDataDir;
 }

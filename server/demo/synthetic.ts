@@ -17,9 +17,11 @@
  * every BN layer's input statistics move (not just the first layer's, as a pure brightness offset
  * would after one recalibrated layer), while a human still sees the shapes clearly.
  *
- * Determinism: an image depends only on (shape, style, seed, size); the RNG is mulberry32 and the
- * per-image seed is derived with hashSeed, so any image can be regenerated independently.
+ * Determinism: an image depends only on (shape, style, seed, size); the RNG and the per-image seed
+ * mixing are the engine's (server/data/random.ts: createRng, hashSeed), so any image can be
+ * regenerated independently.
  */
+import { createRng, hashSeed, type Rng } from '../data/random.ts';
 
 export const SOURCE_CLASSES = ['circle', 'square', 'triangle', 'cross', 'star', 'ring', 'stripes', 'checker'] as const;
 export const TARGET_CLASSES = ['crescent', 'heart', 'dots', 'frame'] as const;
@@ -43,36 +45,24 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-/** mulberry32: small, fast, good enough for procedural content; returns floats in [0, 1). */
-export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** FNV-1a over the parts' string forms, then a murmur3 finaliser: a stable 32-bit seed per image. */
-export function hashSeed(...parts: Array<string | number>): number {
+/**
+ * A string (split or class name) as a 32-bit number, so it can be mixed into a seed by the engine's
+ * numeric hashSeed: FNV-1a over the UTF-16 code units.
+ */
+function stringSeed(text: string): number {
   let h = 0x811c9dc5;
-  const text = parts.join('\u0001');
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
   return h >>> 0;
 }
 
+/** Salt that keeps the demo's image seeds apart from other users of hashSeed with the same numbers. */
+const DEMO_SEED_SALT = stringSeed('bnlab-demo');
+
 /** Standard normal sample (Box-Muller) from a uniform RNG. */
-function gaussian(rng: () => number): number {
+function gaussian(rng: Rng): number {
   const u = Math.max(rng(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
 }
@@ -164,9 +154,9 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
 /** Per-style scene parameters; every number is a design choice of the domain, not a fitted value. */
 interface StyleParams {
   /** Background colour sampler. */
-  background(rng: () => number): [number, number, number];
+  background(rng: Rng): [number, number, number];
   /** Foreground colour sampler; the minimum luminance gap to the background is enforced by retrying. */
-  foreground(rng: () => number): [number, number, number];
+  foreground(rng: Rng): [number, number, number];
   minLuminanceGap: number;
   /** Amplitude of a smooth linear illumination gradient across the image. */
   gradient: number;
@@ -174,7 +164,7 @@ interface StyleParams {
   textureAmplitude: number;
   texturePeriod: number;
   /** Camera: out = gain * cast * scene + blackLevel + noise. */
-  gain(rng: () => number): number;
+  gain(rng: Rng): number;
   cast: [number, number, number];
   blackLevel: number;
   noiseSigma: number;
@@ -284,7 +274,7 @@ export function renderShapeImage(shape: ShapeClass, style: DomainStyle, seed: nu
 
 /** Seed of image `index` of `shape` in a named split of a dataset made with `datasetSeed`. */
 export function imageSeed(datasetSeed: number, split: string, shape: ShapeClass, index: number): number {
-  return hashSeed('bnlab-demo', datasetSeed, split, shape, index);
+  return hashSeed(DEMO_SEED_SALT, datasetSeed, stringSeed(split), stringSeed(shape), index);
 }
 
 /**

@@ -9,7 +9,8 @@ import { pointwiseConv2DBackpropInputConfig, CONV2D_BACKPROP_INPUT } from './ker
 import { depthwiseBackpropFilterConfig } from './kernels/depthwise-backprop-filter.ts';
 import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input.ts';
 import { BROADCAST_OPS, broadcastBinaryConfig } from './kernels/broadcast-binary.ts';
-import { aliasingIdentityConfig } from './kernels/identity-alias.ts';
+import { aliasingCastConfig, aliasingIdentityConfig, aliasingSliceConfig } from './kernels/identity-alias.ts';
+import { batchNormForwardConfig } from './kernels/batch-norm-forward.ts';
 import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
 
@@ -34,8 +35,8 @@ function install(config: tf.KernelConfig): void {
  * Registers bnlab's wasm kernels: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
  * DepthwiseConv2dNativeBackpropInput (absent from tfjs-backend-wasm); fast paths wrapping the
  * backend's own pointwise Conv2DBackpropInput (matMul), Sum/Mean over leading axes and
- * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), and Identity by reference
- * instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
+ * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), a one-pass SIMD FusedBatchNorm
+ * forward, and Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
  * same values as tfjs-core's). Idempotent; safe before or after the wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
@@ -50,6 +51,9 @@ export function registerWasmGradientKernels(): void {
     ['Sum', leadingAxesSumConfig],
     ['Mean', leadingAxesMeanConfig],
     ['Identity', aliasingIdentityConfig],
+    ['Cast', aliasingCastConfig],
+    ['Slice', aliasingSliceConfig],
+    ['FusedBatchNorm', batchNormForwardConfig],
     ...Object.keys(BROADCAST_OPS).map((name) => [name, broadcastBinaryConfig] as [string, typeof broadcastBinaryConfig]),
   ];
   for (const [kernelName, wrap] of wrappers) {

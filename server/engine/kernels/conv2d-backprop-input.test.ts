@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { conv2DBackpropInputLimits } from './conv2d-backprop-input.ts';
 import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
 
-/** Input gradients of ordinary convolutions: pointwise ones take bnlab's matMul path, others the backend's. */
+/** Input gradients of ordinary convolutions: pointwise ones take bnlab's matMul path, others matMul + col2im. */
 function convCases(): ConvCase[] {
   const cases: ConvCase[] = [];
   for (let i = 0; i < 8; i++) {
@@ -22,7 +23,7 @@ function convCases(): ConvCase[] {
   return cases;
 }
 
-describe('Conv2DBackpropInput on wasm (pointwise fast path)', () => {
+describe('Conv2DBackpropInput on wasm (matMul paths)', () => {
   it.each(convCases().map((c) => [`${c.xShape} * ${c.wShape}`, c] as const))(
     'matches the cpu backend for x %s',
     async (_name, c) => {
@@ -31,6 +32,19 @@ describe('Conv2DBackpropInput on wasm (pointwise fast path)', () => {
       expect(maxRelativeError(wasm.dx, reference.dx)).toBeLessThanOrEqual(1e-4);
     },
   );
+
+  it('matches the cpu backend for a first-layer geometry (3×3, stride 2, same) in image chunks', async () => {
+    const c: ConvCase = { xShape: [3, 11, 10, 3], wShape: [3, 3, 3, 5], conv: (x, f) => tf.conv2d(x, f, 2, 'same'), seed: 77 };
+    const reference = await convGradients('cpu', c);
+    const saved = conv2DBackpropInputLimits.maxColumnFloats;
+    conv2DBackpropInputLimits.maxColumnFloats = 6 * 5 * 27; // one image per chunk
+    try {
+      const wasm = await convGradients('wasm', c);
+      expect(maxRelativeError(wasm.dx, reference.dx)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      conv2DBackpropInputLimits.maxColumnFloats = saved;
+    }
+  });
 
   it('agrees with central finite differences', async () => {
     const c: ConvCase = { xShape: [2, 5, 6, 9], wShape: [1, 1, 9, 4], conv: (x, f) => tf.conv2d(x, f, 1, 'same'), seed: 12 };

@@ -36,3 +36,33 @@ describe('Identity by reference on wasm', () => {
     c.dispose();
   });
 });
+
+describe('Cast and Slice by reference on wasm', () => {
+  it('shares data for a same-dtype cast and converts otherwise', async () => {
+    await selectBackend('wasm');
+    const x = tf.tensor([1.5, -2, 0], [3]);
+    const base = dataIds();
+    const same = tf.cast(x, 'float32');
+    expect(dataIds()).toBe(base);
+    const asInt = tf.cast(x, 'int32');
+    expect(dataIds()).toBe(base + 1);
+    x.dispose();
+    expect(Array.from(await same.data())).toEqual([1.5, -2, 0]);
+    expect(Array.from(await asInt.data())).toEqual([1, -2, 0]);
+    tf.dispose([same, asInt]);
+  });
+
+  it('shares data for a whole-tensor slice and copies a partial one', async () => {
+    await selectBackend('wasm');
+    const x = tf.tensor([1, 2, 3, 4, 5, 6], [3, 2]);
+    const base = dataIds();
+    const all = tf.slice(x, [0, 0], [-1, 2]);
+    expect(dataIds()).toBe(base);
+    const part = tf.slice(x, [1, 0], [2, 2]);
+    expect(dataIds()).toBe(base + 1);
+    x.dispose();
+    expect(Array.from(await all.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(await part.data())).toEqual([3, 4, 5, 6]);
+    tf.dispose([all, part]);
+  });
+});

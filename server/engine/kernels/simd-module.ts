@@ -23,6 +23,10 @@ export interface ConvSimd {
   column_sums(x: number, acc: number, rows: number, channels: number): void;
   /** out = full ∘ v (or v ∘ full) with v [C] broadcast along the last axis (C = 1: a scalar). */
   binary_broadcast(op: number, full: number, vec: number, out: number, rows: number, channels: number, vecFirst: number): void;
+  /** out [rows, C] = (x − mean) ⊙ a + offset, per channel vectors of length C. */
+  batch_norm_apply(x: number, mean: number, a: number, offset: number, out: number, rows: number, channels: number): void;
+  /** dx (float32 NHWC, images [b0, b1) caller-zeroed) += col2im of cols [rows, KH·KW·C] (adjoint of im2col). */
+  col2im(cols: number, dx: number, b0: number, b1: number, ...geometry: Im2colArgs): void;
 }
 
 type Im2colArgs = [

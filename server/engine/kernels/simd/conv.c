@@ -310,3 +310,52 @@ void binary_broadcast(int op, const float* full, const float* vec, void* out, in
   BROADCAST_LOOP(FLT)
 #undef FLT
 }
+
+// Inference-form batch normalisation over the last axis: out[r, c] = (x[r, c] − mean[c]) · a[c] + offset[c],
+// with a[c] = scale[c] / √(variance[c] + ε) precomputed by the caller (one pass instead of the backend's
+// per-element division and square root).
+EXPORT("batch_norm_apply")
+void batch_norm_apply(const float* x, const float* mean, const float* a, const float* offset, float* out, int rows, int C) {
+  if (C % 4 == 0) {
+    for (int r = 0; r < rows; r++) {
+      const float* xr = x + (long)r * C;
+      float* o = out + (long)r * C;
+      for (int c = 0; c < C; c += 4) {
+        const v128_t centred = wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c));
+        wasm_v128_store(o + c, wasm_f32x4_add(wasm_f32x4_mul(centred, wasm_v128_load(a + c)), wasm_v128_load(offset + c)));
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + (long)r * C;
+    float* o = out + (long)r * C;
+    for (int c = 0; c < C; c++) o[c] = (xr[c] - mean[c]) * a[c] + offset[c];
+  }
+}
+
+// The adjoint of im2col for images [b0, b1): dx[b, yr*sh+kh-top, yc*sw+kw-left, c] += cols[row, (kh*KW + kw)*C + c]
+// (taps outside the image dropped), row = ((b - b0)*Ho + yr)*Wo + yc. dx of those images must be zeroed by the caller.
+EXPORT("col2im")
+void col2im(const float* cols, float* dx, int b0, int b1, int H, int W, int C, int Ho, int Wo, int KH, int KW,
+            int sh, int sw, int top, int left) {
+  const float* src = cols;
+  for (int b = b0; b < b1; b++) {
+    for (int yr = 0; yr < Ho; yr++) {
+      for (int yc = 0; yc < Wo; yc++) {
+        for (int kh = 0; kh < KH; kh++) {
+          const int xr = yr * sh + kh - top;
+          const int rowInside = xr >= 0 && xr < H;
+          for (int kw = 0; kw < KW; kw++, src += C) {
+            const int xc = yc * sw + kw - left;
+            if (!rowInside || xc < 0 || xc >= W) continue;
+            float* dst = dx + ((long)(b * H + xr) * W + xc) * C;
+            int c = 0;
+            for (; c + 4 <= C; c += 4) wasm_v128_store(dst + c, wasm_f32x4_add(wasm_v128_load(dst + c), wasm_v128_load(src + c)));
+            for (; c < C; c++) dst[c] += src[c];
+          }
+        }
+      }
+    }
+  }
+}
