@@ -21,8 +21,7 @@ import { DEMO_BACKBONE_DIR, preprocessMinus1To1, saveDemoBackbone } from '../ser
 import { renderBatch, SOURCE_CLASSES } from '../server/demo/synthetic.ts';
 import { createRng, shuffleInPlace } from '../server/data/random.ts';
 import { selectBackend } from '../server/engine/backend.ts';
-import { recalibrateBatchNorm } from '../server/stats/population.ts';
-import { sliceBatches } from '../server/stats/testing/shared-fixtures.ts';
+import { recalibrateBatchNorm, sliceBatches } from '../server/stats/population.ts';
 
 interface TrainOptions {
   epochs: number;

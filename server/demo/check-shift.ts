@@ -16,8 +16,7 @@ import { DEMO_BACKBONE_DIR, loadDemoBackbone, preprocessMinus1To1 } from './back
 import { DEMO_DATASET_STYLE } from './make-dataset.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { bnEpsilons, driftAll, snapshotBn } from '../stats/drift.ts';
-import { measureBatchNormInputs, recalibrateBatchNorm, type ChannelMoments } from '../stats/population.ts';
-import { sliceBatches } from '../stats/testing/shared-fixtures.ts';
+import { measureBatchNormInputs, recalibrateBatchNorm, sliceBatches, type ChannelMoments } from '../stats/population.ts';
 import { linearProbeAccuracy, nearestCentroidAccuracy, type LabelledFeatures } from './probes.ts';
 import { renderBatch, SOURCE_CLASSES, TARGET_CLASSES, type DomainStyle } from './synthetic.ts';
 

@@ -367,3 +367,18 @@ class MomentAccumulator {
     return { mean, variance, count: this.count };
   }
 }
+
+/** Batches of `batchSize` (the last one may be smaller) as slices of one tensor, disposed after use. */
+export function sliceBatches(all: tf.Tensor4D, batchSize: number): () => AsyncIterable<tf.Tensor4D> {
+  return async function* () {
+    for (let start = 0; start < all.shape[0]; start += batchSize) {
+      const size = Math.min(batchSize, all.shape[0] - start);
+      const batch = all.slice([start, 0, 0, 0], [size, -1, -1, -1]);
+      try {
+        yield batch;
+      } finally {
+        batch.dispose();
+      }
+    }
+  };
+}

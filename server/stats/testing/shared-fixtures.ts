@@ -49,17 +49,4 @@ export async function decodeImages(files: string[], size: number): Promise<tf.Te
   return tf.tensor4d(pixels, [files.length, size, size, 3]);
 }
 
-/** Batches of `batchSize` (the last one may be smaller) as slices of one tensor, disposed after use. */
-export function sliceBatches(all: tf.Tensor4D, batchSize: number): () => AsyncIterable<tf.Tensor4D> {
-  return async function* () {
-    for (let start = 0; start < all.shape[0]; start += batchSize) {
-      const size = Math.min(batchSize, all.shape[0] - start);
-      const batch = all.slice([start, 0, 0, 0], [size, -1, -1, -1]);
-      try {
-        yield batch;
-      } finally {
-        batch.dispose();
-      }
-    }
-  };
-}
+export { sliceBatches } from '../population.ts';
