@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from './config.ts';
+import { selectBackend } from './engine/backend.ts';
 import { recipeFromFlags, parsePolicyFlag, type RecipeFlags } from './cli/recipe-args.ts';
 import { terminalListener } from './cli/progress.ts';
 import { PolicySpecSchema, type PolicySpec } from './schema.ts';
@@ -133,7 +134,6 @@ program
   .option('--json', 'print predictions as JSON')
   .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
   .action(async (inputs: string[], flags) => {
-    const { selectBackend } = await import('./engine/backend.ts');
     await selectBackend(flags.backend ?? config.backend);
     const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top));
     if (flags.json) {
@@ -149,7 +149,9 @@ program
   .description('write a checkpoint as a plain tfjs layers model (model.json + weights.bin + labels.json)')
   .requiredOption('--checkpoint <dir>')
   .requiredOption('--out <dir>')
+  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
   .action(async (flags) => {
+    await selectBackend(flags.backend ?? config.backend);
     const out = await exportCheckpoint(flags.checkpoint, path.resolve(flags.out));
     console.log(`exported → ${out}/model.json`);
   });

@@ -359,3 +359,132 @@ void col2im(const float* cols, float* dx, int b0, int b1, int H, int W, int C, i
     }
   }
 }
+
+// Promotes the four float32 lanes of s into acc[0..3] (float64), adding.
+static inline void add_promoted(double* acc, v128_t s) {
+  v128_t* av = (v128_t*)acc;
+  av[0] = wasm_f64x2_add(av[0], wasm_f64x2_promote_low_f32x4(s));
+  av[1] = wasm_f64x2_add(av[1], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s, s, 2, 3, 0, 1)));
+}
+
+// Training-mode BatchNorm, second statistics pass: acc[c] += Σ_r (x[r, c] − mean[c])² for x [rows, C]
+// (the biased variance's numerator, centred like tfjs's moments). Same blocking as column_sums:
+// float32 partial sums over 256 rows, accumulated into the caller-zeroed float64 acc.
+EXPORT("column_centred_squares")
+void column_centred_squares(const float* x, const float* mean, double* acc, int rows, int C) {
+  for (int r0 = 0; r0 < rows; r0 += 256) {
+    const int r1 = min_i(rows, r0 + 256);
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+      const v128_t m0 = wasm_v128_load(mean + c), m1 = wasm_v128_load(mean + c + 4);
+      v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
+      const float* p = x + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, p += C) {
+        const v128_t d0 = wasm_f32x4_sub(wasm_v128_load(p), m0);
+        const v128_t d1 = wasm_f32x4_sub(wasm_v128_load(p + 4), m1);
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(d0, d0));
+        s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(d1, d1));
+      }
+      add_promoted(acc + c, s0);
+      add_promoted(acc + c + 4, s1);
+    }
+    for (; c + 4 <= C; c += 4) {
+      const v128_t m0 = wasm_v128_load(mean + c);
+      v128_t s0 = wasm_f32x4_splat(0);
+      const float* p = x + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, p += C) {
+        const v128_t d0 = wasm_f32x4_sub(wasm_v128_load(p), m0);
+        s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(d0, d0));
+      }
+      add_promoted(acc + c, s0);
+    }
+    for (; c < C; c++) {
+      float s = 0;
+      const float m = mean[c];
+      const float* p = x + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, p += C) s += (*p - m) * (*p - m);
+      acc[c] += s;
+    }
+  }
+}
+
+// Training-mode BatchNorm backward, reduction pass over dy and x [rows, C] in one read:
+// sumDy[c] += Σ_r dy[r, c] and sumDyCentred[c] += Σ_r dy[r, c]·(x[r, c] − mean[c]) (float64, caller-zeroed).
+EXPORT("batch_norm_grad_sums")
+void batch_norm_grad_sums(const float* dy, const float* x, const float* mean, double* sumDy, double* sumDyCentred,
+                          int rows, int C) {
+  for (int r0 = 0; r0 < rows; r0 += 256) {
+    const int r1 = min_i(rows, r0 + 256);
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+      const v128_t m0 = wasm_v128_load(mean + c), m1 = wasm_v128_load(mean + c + 4);
+      v128_t a0 = wasm_f32x4_splat(0), a1 = a0, b0 = a0, b1 = a0;
+      const float* px = x + (long)r0 * C + c;
+      const float* pd = dy + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, px += C, pd += C) {
+        const v128_t g0 = wasm_v128_load(pd), g1 = wasm_v128_load(pd + 4);
+        a0 = wasm_f32x4_add(a0, g0);
+        a1 = wasm_f32x4_add(a1, g1);
+        b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(g0, wasm_f32x4_sub(wasm_v128_load(px), m0)));
+        b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(g1, wasm_f32x4_sub(wasm_v128_load(px + 4), m1)));
+      }
+      add_promoted(sumDy + c, a0);
+      add_promoted(sumDy + c + 4, a1);
+      add_promoted(sumDyCentred + c, b0);
+      add_promoted(sumDyCentred + c + 4, b1);
+    }
+    for (; c + 4 <= C; c += 4) {
+      const v128_t m0 = wasm_v128_load(mean + c);
+      v128_t a0 = wasm_f32x4_splat(0), b0 = a0;
+      const float* px = x + (long)r0 * C + c;
+      const float* pd = dy + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, px += C, pd += C) {
+        const v128_t g0 = wasm_v128_load(pd);
+        a0 = wasm_f32x4_add(a0, g0);
+        b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(g0, wasm_f32x4_sub(wasm_v128_load(px), m0)));
+      }
+      add_promoted(sumDy + c, a0);
+      add_promoted(sumDyCentred + c, b0);
+    }
+    for (; c < C; c++) {
+      float a = 0, b = 0;
+      const float m = mean[c];
+      const float* px = x + (long)r0 * C + c;
+      const float* pd = dy + (long)r0 * C + c;
+      for (int r = r0; r < r1; r++, px += C, pd += C) {
+        a += *pd;
+        b += *pd * (*px - m);
+      }
+      sumDy[c] += a;
+      sumDyCentred[c] += b;
+    }
+  }
+}
+
+// Training-mode BatchNorm backward, output pass:
+// dx[r, c] = kDy[c]·dy[r, c] + kX[c]·(x[r, c] − mean[c]) + k1[c]
+// (the per-channel coefficients fold γ, 1/σ and the two sums; see batch-norm-training.ts).
+EXPORT("batch_norm_grad_apply")
+void batch_norm_grad_apply(const float* dy, const float* x, const float* mean, const float* kDy, const float* kX,
+                           const float* k1, float* dx, int rows, int C) {
+  if (C % 4 == 0) {
+    for (int r = 0; r < rows; r++) {
+      const float* d = dy + (long)r * C;
+      const float* xr = x + (long)r * C;
+      float* o = dx + (long)r * C;
+      for (int c = 0; c < C; c += 4) {
+        const v128_t centred = wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c));
+        const v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(kDy + c)),
+                                        wasm_f32x4_mul(centred, wasm_v128_load(kX + c)));
+        wasm_v128_store(o + c, wasm_f32x4_add(v, wasm_v128_load(k1 + c)));
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < rows; r++) {
+    const float* d = dy + (long)r * C;
+    const float* xr = x + (long)r * C;
+    float* o = dx + (long)r * C;
+    for (int c = 0; c < C; c++) o[c] = d[c] * kDy[c] + (xr[c] - mean[c]) * kX[c] + k1[c];
+  }
+}
