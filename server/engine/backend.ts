@@ -13,6 +13,7 @@ import { aliasingCastConfig, aliasingIdentityConfig, aliasingSliceConfig } from 
 import { batchNormForwardConfig } from './kernels/batch-norm-forward.ts';
 import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
+import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-norm-training-kernels.ts';
 
 export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -37,10 +38,15 @@ function install(config: tf.KernelConfig): void {
  * backend's own pointwise Conv2DBackpropInput (matMul), Sum/Mean over leading axes and
  * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), a one-pass SIMD FusedBatchNorm
  * forward, and Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
- * same values as tfjs-core's). Idempotent; safe before or after the wasm backend initialises.
+ * same values as tfjs-core's), and bnlab's own training-mode BatchNorm kernels (BnlabBatchMoments,
+ * BnlabBatchNormTrainGrad; see engine/batch-norm-training.ts). Idempotent; safe before or after the
+ * wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
-  for (const config of [conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig]) {
+  for (const config of [
+    conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig,
+    batchMomentsConfig, batchNormTrainGradConfig,
+  ]) {
     if (!isBnlabKernel(config.kernelName)) install(config);
   }
   if (tf.getGradient(fusedBatchNormGradConfig.kernelName) !== fusedBatchNormGradConfig) {

@@ -10,10 +10,15 @@
  * The wrapper also refuses a training-mode step in which a channel has a single value (nothing to
  * normalise: the batch variance is 0 and the output collapses to beta), and can capture the batch
  * mean of the layer's input for drift reports.
+ * Training-mode calls of a channels-last layer with γ and β run bnlab's fused op
+ * (engine/batch-norm-training.ts: same values and gradients as tfjs's moments + batchNorm, far
+ * fewer tensors kept for backprop) and then the same moving-average update tfjs performs; other
+ * configurations, or BNLAB_FUSED_BN=0, use the layer's own call.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BnMode } from '../schema.ts';
 import { batchNormLayers } from '../backbones/layers.ts';
+import { batchNormTraining, batchNormTrainingOptions } from '../engine/batch-norm-training.ts';
 
 export class SingleValueBatchNormError extends Error {
   constructor(layer: string, shape: number[]) {
@@ -39,6 +44,25 @@ const ORIGINAL_CALL = Symbol('bnlab.originalCall');
 const STATE = Symbol('bnlab.bnState');
 
 type ControlledLayer = tf.layers.Layer & { [ORIGINAL_CALL]?: CallFn; [STATE]?: BnState; call: CallFn };
+
+/** tfjs-layers' LayerVariable as BatchNormalization holds its weights (4.22). */
+interface LayerVariable {
+  read(): tf.Tensor;
+  write(value: tf.Tensor): void;
+}
+
+/** The BatchNormalization internals the fused training path reads (tfjs-layers 4.22). */
+interface BatchNormInternals {
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  center: boolean;
+  scale: boolean;
+  gamma: LayerVariable | null;
+  beta: LayerVariable | null;
+  movingMean: LayerVariable;
+  movingVariance: LayerVariable;
+}
 
 /** Handle on every BN layer of a model: set modes, capture batch means, measure train-mode BN. */
 export class BnController {
@@ -124,6 +148,7 @@ function wrap(layer: ControlledLayer) {
       const valuesPerChannel = input.shape.slice(0, -1).reduce((a, b) => a * b, 1);
       if (valuesPerChannel < 2) throw new SingleValueBatchNormError(layer.name, input.shape);
     }
+    if (training && fusedTrainingApplies(layer, input)) return fusedTrainingCall(layer, input, state);
     if (state.captureBatchMean) {
       state.lastBatchMean?.dispose();
       const axes = input.shape.slice(0, -1).map((_, i) => i);
@@ -131,4 +156,41 @@ function wrap(layer: ControlledLayer) {
     }
     return original(inputs, { ...kwargs, training });
   };
+}
+
+function fusedTrainingApplies(layer: ControlledLayer, input: tf.Tensor): boolean {
+  const bn = layer as unknown as BatchNormInternals;
+  const lastAxis = bn.axis === -1 || bn.axis === input.rank - 1;
+  return batchNormTrainingOptions.enabled && lastAxis && input.rank >= 2 && input.dtype === 'float32' &&
+    bn.center && bn.scale && bn.gamma != null && bn.beta != null;
+}
+
+/**
+ * The layer's training-mode call with the fused op: y from batch statistics, then (exactly as
+ * tfjs-layers does) moving = moving − (moving − batch)·(1 − momentum) for mean and biased variance.
+ */
+function fusedTrainingCall(layer: ControlledLayer, input: tf.Tensor, state: BnState): tf.Tensor {
+  const bn = layer as unknown as BatchNormInternals;
+  return tf.tidy(() => {
+    const { y, mean, variance } = batchNormTraining(input, bn.gamma!.read() as tf.Tensor1D, bn.beta!.read() as tf.Tensor1D, bn.epsilon);
+    const movingAverage = (variable: LayerVariable, value: tf.Tensor) =>
+      tf.tidy(() => {
+        const decay = 1 - bn.momentum;
+        const original = variable.read();
+        variable.write(tf.sub(original, tf.mul(tf.sub(original, value), decay)));
+      });
+    try {
+      movingAverage(bn.movingMean, mean);
+      movingAverage(bn.movingVariance, variance);
+    } finally {
+      variance.dispose();
+      if (state.captureBatchMean) {
+        state.lastBatchMean?.dispose();
+        state.lastBatchMean = mean; // already kept: the same per-channel mean of the input
+      } else {
+        mean.dispose();
+      }
+    }
+    return y;
+  });
 }

@@ -9,11 +9,15 @@ export interface Evaluation {
   count: number;
 }
 
-export async function evaluate(model: tf.LayersModel, dataset: ImageDataset, batchSize: number, opts: { minBatch?: number } = {}): Promise<Evaluation> {
+/**
+ * `shuffle` mixes the order with a fixed seed: needed when BN runs on batch statistics, since
+ * folder-ordered batches hold one class each and batch statistics would erase the class signal.
+ */
+export async function evaluate(model: tf.LayersModel, dataset: ImageDataset, batchSize: number, opts: { minBatch?: number; shuffle?: boolean } = {}): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let count = 0;
-  for await (const batch of dataset.batches({ batchSize, shuffle: false, seed: 0, epoch: 0 })) {
+  for await (const batch of dataset.batches({ batchSize, shuffle: opts.shuffle ?? false, seed: 0, epoch: 0 })) {
     if (batch.count < (opts.minBatch ?? 1)) continue;
     const sums = tf.tidy(() => {
       const x = toImageTensor(batch.images, batch.count, dataset.imageSize);

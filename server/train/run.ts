@@ -174,7 +174,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         throw new Error(`none of the ${split.train.length} training images could be decoded${skipped.length ? ` (e.g. ${skipped[0].path}: ${skipped[0].reason})` : ''}; check the data folder`);
       }
       const val = await evaluate(model, experiment.val, recipe.batchSize);
-      const valTrainMode = trainModeBn.length ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2 }))).accuracy : null;
+      const valTrainMode = trainModeBn.length ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true }))).accuracy : null;
       last = { loss: lossSum / seen, accuracy: correct / seen, valLoss: val.loss, valAccuracy: val.accuracy, valTrainMode };
       emit({ type: 'epochEnd', runId, epoch, step, train: { loss: last.loss, accuracy: last.accuracy }, val: { loss: val.loss, accuracy: val.accuracy }, valTrainModeAccuracy: valTrainMode });
       await assertFiniteWeights(model, step, epoch, outDir);

@@ -44,3 +44,52 @@ describe('RELIABILITY.md rendering', () => {
     expect(text).toContain('| kills after which the checkpoint on disk loaded (or none existed yet) | 1 |');
   });
 });
+
+describe('RELIABILITY.md load section', () => {
+  const run = (condition: string, clients: number, round: number, medianMsPerImage: number) => ({
+    condition, clients, round, steps: 90, medianMsPerImage, wallMsPerStep: 50, runSeconds: 6, events: 150,
+    clientsComplete: clients, clientsGotFinal: clients === 50 && round === 2 ? 49 : clients, messagesPerClient: 20,
+    finalDeliveryMaxMs: clients ? 12.5 : null, peakRssMb: 100, peakHeapMb: 30, eventLoopP99Ms: 15,
+  });
+  const load: SuiteRecord = {
+    suite: 'load',
+    command: 'npx vitest run z',
+    finishedAt: '2026-01-01T00:00:00.000Z',
+    seconds: 30,
+    cases: [],
+    load: {
+      recipe: 'recipes/demo.json',
+      flushMs: 250,
+      transport: 'websocket',
+      runs: [run('none', 0, 1, 2), run('50 clients', 50, 1, 2.2), run('50 clients', 50, 2, 2.2), run('none', 0, 2, 2)],
+      medianMsPerImage: { none: 2, '50 clients': 2.2 },
+      slowdown: { '50 clients': 0.1 },
+      wallSlowdown: { '50 clients': -0.02 },
+      targetSlowdown: 0.05,
+      assertedSlowdownBound: 0.25,
+      heapBeforeMb: 20,
+      heapAfterMb: 23.5,
+      rssBeforeMb: 80,
+      rssAfterMb: 110,
+      assertedHeapGrowthMb: 100,
+    },
+  };
+  const text = renderReport([load], '2026-01-01T00:00:00.000Z');
+
+  it('compares each condition with the baseline against the target, saying when it misses', () => {
+    expect(text).toContain('## Load: load');
+    expect(text).toContain('| none | 2 | 2.000 | (baseline) | (baseline) |  |  |');
+    expect(text).toContain('| 50 clients | 2 | 2.200 | +10.0 % | -2.0 % | <= 5.0 % | **no** |');
+  });
+
+  it('counts runs and clients that missed the final result, and the heap growth', () => {
+    expect(text).toContain("and the final result (runFinished + job 'completed') | 1 of 2 |");
+    expect(text).toContain('| clients that missed an event or the final result, over all watched runs | 1 |');
+    expect(text).toContain('20.0 MB → 23.5 MB (+3.5 MB; asserted < 100 MB)');
+    expect(text).toContain('| 2 | 50 clients | 90 | 2.200 | 50.0 | 6.0 | 150 | 50/50 | 49/50 | 20.0 | 12.5 | 100.0 | 15.0 |');
+  });
+
+  it('says when no load run was recorded', () => {
+    expect(renderReport([], 'x')).toContain('No load run recorded yet');
+  });
+});

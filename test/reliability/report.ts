@@ -3,12 +3,12 @@
  * Every figure in the document comes from that file; nothing is typed by hand.
  *
  *   npx vitest run test/reliability && node --import tsx test/reliability/report.ts
- *   (BNLAB_LONG_TESTS=1 npx vitest run test/reliability/crash-safety.test.ts adds the long kill run)
+ *   (BNLAB_LONG_TESTS=1 npx vitest run test/reliability adds the long kill run and the long load run)
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from './fixtures.ts';
-import { SUMMARY_FILE, type CaseRecord, type SuiteRecord } from './summary.ts';
+import { SUMMARY_FILE, type CaseRecord, type LoadRecord, type SuiteRecord } from './summary.ts';
 
 export const RELIABILITY_FILE = path.join(PROJECT_ROOT, 'RELIABILITY.md');
 
@@ -38,8 +38,9 @@ export function renderReport(suites: SuiteRecord[], generatedAt: string): string
   out();
   out('```sh');
   out('export BNLAB_MODELS_DIR=../shared/models BNLAB_SHARED_DATA=../shared/data   # not needed by these suites, harmless');
-  out('npx vitest run test/reliability                                   # bad input, crash safety (short), server edges');
+  out('npx vitest run test/reliability                                   # bad input, crash safety (short), server edges, load (short)');
   out('BNLAB_LONG_TESTS=1 npx vitest run test/reliability/crash-safety.test.ts   # long kill run (optional)');
+  out('BNLAB_LONG_TESTS=1 npx vitest run test/reliability/load.test.ts           # long load run (optional)');
   out('node --import tsx test/reliability/report.ts                      # rewrites this file');
   out('```');
   out();
@@ -90,6 +91,15 @@ export function renderReport(suites: SuiteRecord[], generatedAt: string): string
     out();
   }
 
+  const loads = suites.filter((x) => x.load);
+  for (const s of loads) renderLoad(s, s.load!, out);
+  if (!loads.length) {
+    out('## Load');
+    out();
+    out('No load run recorded yet: run `npx vitest run test/reliability/load.test.ts`.');
+    out();
+  }
+
   const groups = [...new Set(cases.map((c) => c.group))];
   out('## Cases');
   out();
@@ -110,12 +120,50 @@ export function renderReport(suites: SuiteRecord[], generatedAt: string): string
   if (!failing.length) out('None.');
   for (const c of failing) out(`- **${c.id}** (${c.group}): required \`${cell(c.expected, 120)}\`; got ${c.outcome}: ${cell(c.message, 400)}`);
   out();
-  out('## Not covered here');
-  out();
-  out('- The load test of issue 6 (50 socket clients watching a run; step-time slowdown, server memory, no dropped');
-  out('  final results) is not part of these suites.');
-  out();
   return `${lines.join('\n')}\n`;
+}
+
+const percent = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`;
+const fixed = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+
+/** The load test's section: slowdown per condition against the issue's target, delivery, memory, and every run. */
+function renderLoad(s: SuiteRecord, load: LoadRecord, out: (line?: string) => void): void {
+  const conditions = Object.keys(load.medianMsPerImage);
+  const watched = load.runs.filter((r) => r.clients > 0);
+  const clientCounts = [...new Set(watched.map((r) => r.clients))];
+  const rounds = Math.max(0, ...load.runs.map((r) => r.round));
+  out(`## Load: ${s.suite}`);
+  out();
+  out(`\`${s.command}\` — a real dashboard server on 127.0.0.1 (ephemeral port, socket flush every ${load.flushMs} ms) runs ${load.recipe} through the real training worker process, ${load.runs.length} times after one unmeasured warm-up: with no socket client and with ${clientCounts.join(' / ')} socket.io clients (${load.transport}) subscribed from before the first event to the end, in ${rounds} rounds interleaved ABBA. Step time is each run's median \`msPerImage\` (the worker's time for one training step / batch size); the slowdown compares the medians of the runs of each condition. The issue's target is a slowdown of at most ${percent(load.targetSlowdown).slice(1)}; the test itself only asserts ${percent(load.assertedSlowdownBound).slice(1)}, because this machine (2 cores, shared) swings more than 5 % between identical runs.`);
+  out();
+  out('| condition | runs | median ms/image | slowdown vs none (step time) | slowdown vs none (wall time per step) | target | within target |');
+  out('|---|---:|---:|---:|---:|---:|---|');
+  for (const c of conditions) {
+    const runs = load.runs.filter((r) => r.condition === c).length;
+    const slow = load.slowdown[c];
+    const wall = load.wallSlowdown[c];
+    const within = slow === undefined ? '' : slow <= load.targetSlowdown ? 'yes' : '**no**';
+    out(`| ${c} | ${runs} | ${fixed(load.medianMsPerImage[c], 3)} | ${slow === undefined ? '(baseline)' : percent(slow)} | ${wall === undefined ? '(baseline)' : percent(wall)} | ${slow === undefined ? '' : `<= ${percent(load.targetSlowdown).slice(1)}`} | ${within} |`);
+  }
+  out();
+  const delivered = watched.filter((r) => r.clientsComplete === r.clients && r.clientsGotFinal === r.clients).length;
+  const latencies = watched.map((r) => r.finalDeliveryMaxMs).filter((x): x is number => x !== null);
+  out('| figure | value |');
+  out('|---|---|');
+  out(`| watched runs in which every client received every seq 1..last once, in order, and the final result (runFinished + job 'completed') | ${delivered} of ${watched.length} |`);
+  out(`| clients that missed an event or the final result, over all watched runs | ${watched.reduce((n, r) => n + (r.clients - Math.min(r.clientsComplete, r.clientsGotFinal)), 0)} |`);
+  out(`| final result: server recorded runFinished → last client received it, worst run | ${latencies.length ? `${fixed(Math.max(...latencies))} ms` : '–'} |`);
+  out(`| heapUsed after GC, before the first measured run → after the last (clients closed) | ${fixed(load.heapBeforeMb)} MB → ${fixed(load.heapAfterMb)} MB (${load.heapAfterMb - load.heapBeforeMb >= 0 ? '+' : ''}${fixed(load.heapAfterMb - load.heapBeforeMb)} MB; asserted < ${load.assertedHeapGrowthMb} MB) |`);
+  out(`| RSS of the server process (server + the test's clients), before → after | ${fixed(load.rssBeforeMb)} MB → ${fixed(load.rssAfterMb)} MB |`);
+  out(`| peak RSS / peak heapUsed during any run | ${fixed(Math.max(...load.runs.map((r) => r.peakRssMb)))} MB / ${fixed(Math.max(...load.runs.map((r) => r.peakHeapMb)))} MB |`);
+  out();
+  out('| round | condition | steps | median ms/image | wall ms/step | run s (POST → completed) | events | clients with every seq | clients with final result | messages per client | final result delivery, max ms | peak RSS MB | event-loop delay p99 ms |');
+  out('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of load.runs) {
+    const count = (n: number) => (r.clients ? `${n}/${r.clients}` : '–');
+    out(`| ${r.round} | ${r.condition} | ${r.steps} | ${fixed(r.medianMsPerImage, 3)} | ${fixed(r.wallMsPerStep)} | ${fixed(r.runSeconds)} | ${r.events} | ${count(r.clientsComplete)} | ${count(r.clientsGotFinal)} | ${r.clients ? fixed(r.messagesPerClient) : '–'} | ${fixed(r.finalDeliveryMaxMs)} | ${fixed(r.peakRssMb)} | ${fixed(r.eventLoopP99Ms)} |`);
+  }
+  out();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

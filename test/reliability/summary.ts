@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from './fixtures.ts';
+// from config.ts rather than fixtures.ts: the load test should not pull tfjs and sharp into its process
+import { PROJECT_ROOT } from '../../server/config.ts';
 
 export const OUTPUT_DIR = path.join(PROJECT_ROOT, 'test-output');
 export const SUITES_DIR = path.join(OUTPUT_DIR, 'reliability');
@@ -42,6 +43,57 @@ export interface KillRecord {
   resumed: boolean | null;
 }
 
+/** One measured training run of the load test (load.test.ts). */
+export interface LoadRunRecord {
+  /** 'none' or e.g. '50 clients' */
+  condition: string;
+  clients: number;
+  round: number;
+  steps: number;
+  /** median over the run's stepEnd events of msPerImage (worker-side time of one training step / batch size) */
+  medianMsPerImage: number;
+  /** wall time in the server between the first and the last stepEnd arrival, divided by steps - 1 */
+  wallMsPerStep: number;
+  /** POST /api/runs to the job's 'completed' status, seconds */
+  runSeconds: number;
+  events: number;
+  /** clients that received every seq 1..lastSeq exactly once and in order */
+  clientsComplete: number;
+  /** clients that received the runFinished event (status completed) and the job's 'completed' status */
+  clientsGotFinal: number;
+  /** 'events' messages per client (batching: far fewer than events) */
+  messagesPerClient: number;
+  /** from the server recording runFinished to the last client receiving it, ms */
+  finalDeliveryMaxMs: number | null;
+  /** this process (server + clients) during the run */
+  peakRssMb: number;
+  peakHeapMb: number;
+  /** server event-loop delay during the run, p99, ms */
+  eventLoopP99Ms: number;
+}
+
+/** The load test's figures: runs with and without socket clients, interleaved, and memory. */
+export interface LoadRecord {
+  recipe: string;
+  flushMs: number;
+  transport: string;
+  runs: LoadRunRecord[];
+  /** median of the per-run medianMsPerImage of each condition */
+  medianMsPerImage: Record<string, number>;
+  /** (clients / none) - 1 for each client condition, from medianMsPerImage */
+  slowdown: Record<string, number>;
+  /** the same from wallMsPerStep */
+  wallSlowdown: Record<string, number>;
+  targetSlowdown: number;
+  assertedSlowdownBound: number;
+  /** heapUsed after a full GC, before the first measured run and after the last (clients closed) */
+  heapBeforeMb: number;
+  heapAfterMb: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  assertedHeapGrowthMb: number;
+}
+
 export interface SuiteRecord {
   suite: string;
   command: string;
@@ -49,6 +101,7 @@ export interface SuiteRecord {
   seconds: number;
   cases: CaseRecord[];
   kills?: KillRecord[];
+  load?: LoadRecord;
   extra?: Record<string, unknown>;
 }
 
@@ -56,6 +109,7 @@ export class SuiteRecorder {
   readonly cases: CaseRecord[] = [];
   readonly kills: KillRecord[] = [];
   readonly extra: Record<string, unknown> = {};
+  load: LoadRecord | null = null;
   private readonly started = Date.now();
 
   constructor(
@@ -78,6 +132,7 @@ export class SuiteRecorder {
       seconds: (Date.now() - this.started) / 1000,
       cases: this.cases,
       ...(this.kills.length ? { kills: this.kills } : {}),
+      ...(this.load ? { load: this.load } : {}),
       ...(Object.keys(this.extra).length ? { extra: this.extra } : {}),
     };
     fs.mkdirSync(SUITES_DIR, { recursive: true });

@@ -25,6 +25,12 @@ export interface ConvSimd {
   binary_broadcast(op: number, full: number, vec: number, out: number, rows: number, channels: number, vecFirst: number): void;
   /** out [rows, C] = (x − mean) ⊙ a + offset, per channel vectors of length C. */
   batch_norm_apply(x: number, mean: number, a: number, offset: number, out: number, rows: number, channels: number): void;
+  /** acc (float64 [C], caller-zeroed) += Σ_r (x[r, c] − mean[c])² for x [rows, C]. */
+  column_centred_squares(x: number, mean: number, acc: number, rows: number, channels: number): void;
+  /** sumDy[c] += Σ_r dy[r, c]; sumDyCentred[c] += Σ_r dy[r, c]·(x[r, c] − mean[c]) (float64, caller-zeroed). */
+  batch_norm_grad_sums(dy: number, x: number, mean: number, sumDy: number, sumDyCentred: number, rows: number, channels: number): void;
+  /** dx[r, c] = kDy[c]·dy[r, c] + kX[c]·(x[r, c] − mean[c]) + k1[c]. */
+  batch_norm_grad_apply(dy: number, x: number, mean: number, kDy: number, kX: number, k1: number, dx: number, rows: number, channels: number): void;
   /** dx (float32 NHWC, images [b0, b1) caller-zeroed) += col2im of cols [rows, KH·KW·C] (adjoint of im2col). */
   col2im(cols: number, dx: number, b0: number, b1: number, ...geometry: Im2colArgs): void;
 }

@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { selectBackend } from './backend.ts';
+import { batchNormTraining, batchNormTrainingOptions } from './batch-norm-training.ts';
+import { batchNormTrainingKernelsUsable } from './kernels/batch-norm-training-kernels.ts';
+import { maxRelativeError, seededValues } from './kernels/gradient-check.ts';
+import { BnController } from '../policies/bn-mode.ts';
+
+interface Case { shape: number[]; offset: number }
+const cases: Case[] = [
+  { shape: [4, 6, 5, 16], offset: 0 }, // SIMD blocks of 8 channels
+  { shape: [3, 7, 7, 12], offset: 3 }, // 8 + 4 channels, non-zero mean
+  { shape: [2, 5, 5, 7], offset: -2 }, // scalar channel tail
+  { shape: [600, 3], offset: 10 }, // more rows than one float32 block, rank 2, large mean
+];
+
+const values = (shape: number[], seed: number, scale = 1, offset = 0) =>
+  tf.tensor(seededValues(tf.util.sizeFromShape(shape), seed).map((v) => v * scale + offset), shape);
+
+/** Output, batch statistics and gradients of Σ y·w w.r.t. x, γ, β for the fused op or tfjs's own moments + batchNorm. */
+async function run(backend: string, c: Case, fused: boolean) {
+  if (!(await tf.setBackend(backend))) throw new Error(`no backend ${backend}`);
+  const channels = c.shape[c.shape.length - 1];
+  const x = values(c.shape, 1, 2, c.offset);
+  const w = values(c.shape, 2);
+  const gamma = values([channels], 3, 0.5, 1) as tf.Tensor1D;
+  const beta = values([channels], 4) as tf.Tensor1D;
+  const axes = c.shape.slice(0, -1).map((_, i) => i);
+  let stats: tf.Tensor[] = [];
+  const f = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    let y: tf.Tensor;
+    if (fused) {
+      const r = batchNormTraining(xi, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3);
+      stats = [r.mean, r.variance];
+      y = r.y;
+    } else {
+      const { mean, variance } = tf.moments(xi, axes);
+      stats = [tf.keep(mean), tf.keep(variance)];
+      y = tf.batchNorm(xi, mean, variance, b, g, 1e-3);
+    }
+    return tf.keep(y).mul(w).sum();
+  };
+  const { value, grads } = tf.valueAndGrads(f as never)([x, gamma, beta]);
+  const y = tf.tidy(() => (fused ? batchNormTraining(x, gamma, beta, 1e-3) : tf.batchNorm(x, ...Object.values(tf.moments(x, axes)) as [tf.Tensor, tf.Tensor], beta, gamma, 1e-3)));
+  const yValue = y instanceof tf.Tensor ? y : y.y;
+  const out = {
+    y: await yValue.data(),
+    mean: await stats[0].data(),
+    variance: await stats[1].data(),
+    dx: await grads[0].data(),
+    dGamma: await grads[1].data(),
+    dBeta: await grads[2].data(),
+  };
+  if (!(y instanceof tf.Tensor)) tf.dispose([y.mean, y.variance]);
+  tf.dispose([x, w, gamma, beta, value, yValue, ...grads, ...stats]);
+  return out;
+}
+
+describe('fused training-mode batch normalisation', () => {
+  afterAll(() => {
+    batchNormTrainingOptions.enabled = true;
+  });
+
+  it('uses the SIMD kernels on wasm', async () => {
+    await selectBackend('wasm');
+    expect(batchNormTrainingKernelsUsable()).toBe(true);
+    await tf.setBackend('cpu');
+    expect(batchNormTrainingKernelsUsable()).toBe(false);
+  });
+
+  it.each(cases.flatMap((c) => (['wasm', 'cpu'] as const).map((b) => [b, `${c.shape}`, c, b] as const)))(
+    'on %s, shape %s: output, statistics and gradients match tfjs moments + batchNorm on cpu',
+    async (_b, _name, c, backend) => {
+      await selectBackend('wasm');
+      const reference = await run('cpu', c, false);
+      const fused = await run(backend, c, true);
+      for (const key of Object.keys(reference) as (keyof typeof reference)[]) {
+        expect(maxRelativeError(fused[key], reference[key]), key).toBeLessThanOrEqual(1e-4);
+      }
+    },
+  );
+
+  it('keeps no tensors beyond its results', async () => {
+    await selectBackend('wasm');
+    const x = values([2, 3, 3, 8], 5);
+    const gamma = values([8], 6) as tf.Tensor1D;
+    const beta = values([8], 7) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    const grads = tf.grads((a: tf.Tensor) => {
+      const r = batchNormTraining(a, gamma, beta, 1e-3);
+      tf.dispose([r.mean, r.variance]);
+      return r.y.sum();
+    })([x]);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    tf.dispose([x, gamma, beta, ...grads]);
+  });
+});
+
+/** A conv → BN → dense model; conv makes the BN input depend on trainable weights (no conv bias: BN cancels it, its gradient is 0). */
+function convBnModel() {
+  const input = tf.input({ shape: [6, 6, 3] });
+  const conv = tf.layers.conv2d({ name: 'conv', filters: 12, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tf.initializers.randomNormal({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+  const bn = tf.layers.batchNormalization({ name: 'bn', momentum: 0.9, gammaInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: 2 }), betaInitializer: tf.initializers.randomNormal({ seed: 3 }) }).apply(conv) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten().apply(bn) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'head', units: 3, kernelInitializer: tf.initializers.randomNormal({ seed: 4 }) }).apply(flat) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+/** One training-mode forward/backward through the BN wrapper, fused or tfjs's own path. */
+async function layerStep(backend: string, fused: boolean) {
+  await tf.setBackend(backend);
+  batchNormTrainingOptions.enabled = fused;
+  const model = convBnModel();
+  const bn = new BnController(model);
+  bn.setMode('bn', 'train');
+  bn.setCapture(true);
+  const x = values([5, 6, 6, 3], 9, 1, 0.5);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => (model.apply(x, { training: true }) as tf.Tensor).square().sum() as tf.Scalar, variables);
+  const result: Record<string, Float32Array> = {};
+  for (const [name, g] of Object.entries(grads)) result[`grad ${name.replace(/_\d+$/, '')}`] = (await g.data()) as Float32Array;
+  const weights = model.getLayer('bn').getWeights();
+  ['gamma', 'beta', 'movingMean', 'movingVariance'].forEach((n, i) => (result[n] = weights[i].dataSync() as Float32Array));
+  result.capturedMean = (await bn.takeBatchMeans()).get('bn')!;
+  result.loss = (await value.data()) as Float32Array;
+  tf.dispose([x, value, ...Object.values(grads)]);
+  model.dispose();
+  batchNormTrainingOptions.enabled = true;
+  return result;
+}
+
+describe('BN wrapper training step with the fused op', () => {
+  it.each(['wasm', 'cpu'])('on %s: loss, gradients, moving statistics and captured mean match the tfjs path', async (backend) => {
+    await selectBackend('wasm');
+    const reference = await layerStep('cpu', false);
+    const fused = await layerStep(backend, true);
+    expect(Object.keys(fused).sort()).toEqual(Object.keys(reference).sort());
+    expect(Object.keys(reference).filter((k) => k.startsWith('grad')).length).toBe(5); // conv kernel, gamma, beta, head kernel and bias
+    for (const key of Object.keys(reference)) {
+      expect(maxRelativeError(fused[key], reference[key]), key).toBeLessThanOrEqual(1e-4);
+    }
+    // the moving statistics moved (momentum 0.9 from 0 / 1)
+    expect(Math.max(...Array.from(fused.movingMean).map(Math.abs))).toBeGreaterThan(1e-3);
+  });
+});
