@@ -14,6 +14,8 @@ import { batchNormForwardConfig } from './kernels/batch-norm-forward.ts';
 import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
 import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-norm-training-kernels.ts';
+import { relu6GradFromOutputConfig } from './kernels/relu6-grad.ts';
+import { installEarlyGradientRelease } from './early-gradient-release.ts';
 
 export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -39,13 +41,14 @@ function install(config: tf.KernelConfig): void {
  * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), a one-pass SIMD FusedBatchNorm
  * forward, and Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
  * same values as tfjs-core's), and bnlab's own training-mode BatchNorm kernels (BnlabBatchMoments,
- * BnlabBatchNormTrainGrad; see engine/batch-norm-training.ts). Idempotent; safe before or after the
+ * BnlabBatchNormTrainGrad; see engine/batch-norm-training.ts) and ReLU6-from-output gradient
+ * (BnlabRelu6GradFromOutput; engine/relu6-activation.ts). Idempotent; safe before or after the
  * wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
   for (const config of [
     conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig,
-    batchMomentsConfig, batchNormTrainGradConfig,
+    batchMomentsConfig, batchNormTrainGradConfig, relu6GradFromOutputConfig,
   ]) {
     if (!isBnlabKernel(config.kernelName)) install(config);
   }
@@ -108,8 +111,10 @@ async function useTensorflow(): Promise<string> {
  * Picks and initialises the tfjs backend: `requested`, else env BNLAB_BACKEND, else wasm
  * (falling back to cpu, with a warning, only when wasm fails to initialise by default).
  * An explicit request that cannot be met is an error. Returns the active backend's name.
+ * Also installs early-gradient-release.ts (BNLAB_EARLY_GRADIENT_RELEASE=0 turns it off).
  */
 export async function selectBackend(requested?: string | null): Promise<string> {
+  installEarlyGradientRelease(); // backprop frees dead gradients and saved tensors as it goes (any backend)
   const fromEnv = process.env.BNLAB_BACKEND;
   const explicit =
     requested != null && requested !== ''

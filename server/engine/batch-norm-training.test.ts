@@ -26,33 +26,30 @@ async function run(backend: string, c: Case, fused: boolean) {
   const gamma = values([channels], 3, 0.5, 1) as tf.Tensor1D;
   const beta = values([channels], 4) as tf.Tensor1D;
   const axes = c.shape.slice(0, -1).map((_, i) => i);
-  let stats: tf.Tensor[] = [];
+  let kept: tf.Tensor[] = []; // y, mean, variance
   const f = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
     let y: tf.Tensor;
     if (fused) {
       const r = batchNormTraining(xi, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3);
-      stats = [r.mean, r.variance];
+      kept = [tf.keep(r.y), r.mean, r.variance];
       y = r.y;
     } else {
       const { mean, variance } = tf.moments(xi, axes);
-      stats = [tf.keep(mean), tf.keep(variance)];
       y = tf.batchNorm(xi, mean, variance, b, g, 1e-3);
+      kept = [tf.keep(y), tf.keep(mean), tf.keep(variance)];
     }
-    return tf.keep(y).mul(w).sum();
+    return y.mul(w).sum();
   };
   const { value, grads } = tf.valueAndGrads(f as never)([x, gamma, beta]);
-  const y = tf.tidy(() => (fused ? batchNormTraining(x, gamma, beta, 1e-3) : tf.batchNorm(x, ...Object.values(tf.moments(x, axes)) as [tf.Tensor, tf.Tensor], beta, gamma, 1e-3)));
-  const yValue = y instanceof tf.Tensor ? y : y.y;
   const out = {
-    y: await yValue.data(),
-    mean: await stats[0].data(),
-    variance: await stats[1].data(),
+    y: await kept[0].data(),
+    mean: await kept[1].data(),
+    variance: await kept[2].data(),
     dx: await grads[0].data(),
     dGamma: await grads[1].data(),
     dBeta: await grads[2].data(),
   };
-  if (!(y instanceof tf.Tensor)) tf.dispose([y.mean, y.variance]);
-  tf.dispose([x, w, gamma, beta, value, yValue, ...grads, ...stats]);
+  tf.dispose([x, w, gamma, beta, value, ...grads, ...kept]);
   return out;
 }
 
@@ -141,5 +138,22 @@ describe('BN wrapper training step with the fused op', () => {
     }
     // the moving statistics moved (momentum 0.9 from 0 / 1)
     expect(Math.max(...Array.from(fused.movingMean).map(Math.abs))).toBeGreaterThan(1e-3);
+  });
+
+  it('runs the fused kernels in a training call on wasm, and tfjs\'s path when switched off', async () => {
+    await selectBackend('wasm');
+    const model = convBnModel();
+    const bn = new BnController(model);
+    bn.setMode('bn', 'train');
+    const x = values([2, 6, 6, 3], 10);
+    const kernels = async () => (await tf.profile(() => tf.variableGrads(() => (model.apply(x, { training: true }) as tf.Tensor).sum() as tf.Scalar))).kernelNames;
+    const fused = await kernels();
+    expect(fused).toContain('BnlabBatchMoments');
+    expect(fused).toContain('BnlabBatchNormTrainGrad');
+    batchNormTrainingOptions.enabled = false;
+    expect(await kernels()).not.toContain('BnlabBatchMoments');
+    batchNormTrainingOptions.enabled = true;
+    x.dispose();
+    model.dispose();
   });
 });

@@ -62,19 +62,19 @@ function backward(x: tf.Tensor, dy: tf.Tensor, mean: tf.Tensor1D, variance: tf.T
 export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainingResult {
   if (x.rank < 2) throw new Error(`batchNormTraining: input of rank ≥ 2 expected, got [${x.shape}]`);
   let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
-  const op = tf.customGrad((input, scale, offset, save) => {
-    const [mean, variance] = moments(input as tf.Tensor);
+  const op = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [mean, variance] = moments(input);
     stats = [tf.keep(mean), tf.keep(variance)];
-    const y = tf.batchNorm(input as tf.Tensor, mean, variance, offset as tf.Tensor1D, scale as tf.Tensor1D, epsilon);
-    save([input as tf.Tensor, mean, variance, scale as tf.Tensor]);
+    const y = tf.batchNorm(input, mean, variance, offset as tf.Tensor1D, scale as tf.Tensor1D, epsilon);
+    save([input, mean, variance, scale]);
     return {
       value: y,
-      gradFunc: (dy, saved) => {
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [xs, m, v, g] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
         return backward(xs, dy as tf.Tensor, m, v, g, epsilon);
       },
     };
-  }) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+  }) as never) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
   const y = op(x, gamma, beta);
   const [mean, variance] = stats!;
   return { y, mean, variance };

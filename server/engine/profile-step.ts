@@ -6,10 +6,17 @@
  *
  *   BNLAB_MODELS_DIR=/work/shared/models node --import tsx server/engine/profile-step.ts \
  *     [--backbone mobilenet_v1_0.25_224] [--batch 16] [--steps 5] [--regimes inference,full,train-bn]
- *     [--backend wasm] [--no-kernels] [--top 15]
+ *     [--backend wasm] [--no-kernels] [--top 15] [--bench-model mnv1-1.0-224] [--no-lazy-conv] [--no-lean-relu6]
+ *
+ * --bench-model takes a model of bench/models.ts instead (e.g. the random-weight α1.0 architecture);
+ * Conv2D layers use lazy gradients (lazy-conv-gradients.ts) unless --no-lazy-conv, relu6 layers
+ * lean-relu6 (relu6-activation.ts) unless --no-lean-relu6; BNLAB_FUSED_BN=0 switches the BN wrapper
+ * back to tfjs's own training path, BNLAB_EARLY_GRADIENT_RELEASE=0 keeps every gradient to the end
+ * of backprop (for before/after comparisons).
  *
  * Prints, per regime, median wall and process-CPU ms per image (CPU time counts every thread of the
- * process, so CPU > wall means several cores worked) and the top kernels by exclusive time.
+ * process, so CPU > wall means several cores worked), the wasm heap size after the regime, and the
+ * top kernels by exclusive time.
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadConfig } from '../config.ts';
@@ -22,6 +29,9 @@ import { applyPlan } from '../policies/apply.ts';
 import { createOptimizer } from '../train/optimizer.ts';
 import { trainStep } from '../train/run.ts';
 import { selectBackend } from './backend.ts';
+import { useLazyConvGradients } from './lazy-conv-gradients.ts';
+import { useLeanRelu6 } from './relu6-activation.ts';
+import { findBenchModel, loadBenchBackbone } from '../../bench/models.ts';
 
 interface KernelTimes {
   total: Map<string, { ms: number; calls: number }>;
@@ -78,10 +88,22 @@ async function main() {
   const times = args.includes('--no-kernels') ? null : instrumentKernels(backend, new Set(option('--trace', '').split(',')));
   console.log(`backend ${backend}, tfjs ${tf.version.tfjs}, ${backboneName}, batch ${batch}, ${steps} timed steps`);
 
-  const backbone = await loadBackbone(backboneName, loadConfig());
-  const numClasses = 2;
+  const benchModel = args.includes('--bench-model') ? findBenchModel(option('--bench-model', '')) : null;
+  const backbone = benchModel ? (await loadBenchBackbone(benchModel)).backbone : await loadBackbone(backboneName, loadConfig());
+  const numClasses = benchModel?.numClasses ?? 2;
   const { model, headLayerNames } = buildClassifier(backbone, numClasses, { hidden: [], dropout: 0 }, 0);
   const bn = new BnController(model);
+  const lazyConvLayers = args.includes('--no-lazy-conv') ? 0 : useLazyConvGradients(model);
+  const leanRelu6Layers = args.includes('--no-lean-relu6') ? 0 : useLeanRelu6(model);
+  const onOff = (env: string) => (process.env[env] === '0' ? 'off' : 'on');
+  console.log(
+    `${backbone.name}: lazy conv gradients on ${lazyConvLayers} Conv2D layers, lean relu6 on ${leanRelu6Layers} layers, ` +
+      `fused BN training ${onOff('BNLAB_FUSED_BN')}, early gradient release ${onOff('BNLAB_EARLY_GRADIENT_RELEASE')}`,
+  );
+  const heapBytes = () => {
+    const wasm = (tf.backend() as unknown as { wasm?: { HEAPF32: Float32Array } }).wasm;
+    return wasm ? wasm.HEAPF32.buffer.byteLength : 0;
+  };
   const layers = describeLayers(model, headLayerNames);
   const size = backbone.entry.inputSize;
   const images = new Float32Array(batch * size * size * 3).map((_, i) => Math.sin(i * 0.37));
@@ -105,8 +127,13 @@ async function main() {
         out.dispose();
       };
     }
-    await run(); // warm-up: kernel setup, optimizer slots
-    await run();
+    try {
+      await run(); // warm-up: kernel setup, optimizer slots
+      await run();
+    } catch (error) {
+      console.log(`\n${regime}: FAILED (${(error as Error).message.split('\n')[0]}); wasm heap ${(heapBytes() / 2 ** 20).toFixed(0)} MiB`);
+      continue;
+    }
     const wall: number[] = [];
     const cpu: number[] = [];
     if (times) {
@@ -124,7 +151,8 @@ async function main() {
     if (times) times.enabled = false;
     console.log(
       `\n${regime}: wall ${median(wall).toFixed(2)} ms/img (min ${Math.min(...wall).toFixed(2)}), ` +
-        `CPU ${median(cpu).toFixed(2)} ms/img (min ${Math.min(...cpu).toFixed(2)})`,
+        `CPU ${median(cpu).toFixed(2)} ms/img (min ${Math.min(...cpu).toFixed(2)}), ` +
+        `wasm heap ${(heapBytes() / 2 ** 20).toFixed(0)} MiB, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
     );
     if (times) {
       const rows = [...times.total].sort((a, b) => b[1].ms - a[1].ms);

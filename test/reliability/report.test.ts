@@ -49,7 +49,7 @@ describe('RELIABILITY.md load section', () => {
   const run = (condition: string, clients: number, round: number, medianMsPerImage: number) => ({
     condition, clients, round, steps: 90, medianMsPerImage, wallMsPerStep: 50, runSeconds: 6, events: 150,
     clientsComplete: clients, clientsGotFinal: clients === 50 && round === 2 ? 49 : clients, messagesPerClient: 20,
-    finalDeliveryMaxMs: clients ? 12.5 : null, peakRssMb: 100, peakHeapMb: 30, eventLoopP99Ms: 15,
+    finalDeliveryMaxMs: clients ? 12.5 : null, peakRssMb: 100, peakHeapMb: 30, eventLoopP99Ms: 15, serverCpuSeconds: clients ? 0.6 : 0.3,
   });
   const load: SuiteRecord = {
     suite: 'load',
@@ -65,8 +65,12 @@ describe('RELIABILITY.md load section', () => {
       medianMsPerImage: { none: 2, '50 clients': 2.2 },
       slowdown: { '50 clients': 0.1 },
       wallSlowdown: { '50 clients': -0.02 },
+      bestMsPerImage: { none: 2, '50 clients': 2.1 },
+      bestSlowdown: { '50 clients': 0.05 },
       targetSlowdown: 0.05,
       assertedSlowdownBound: 0.25,
+      spread: { none: 0, '50 clients': 0.3 },
+      slowdownAsserted: false,
       heapBeforeMb: 20,
       heapAfterMb: 23.5,
       rssBeforeMb: 80,
@@ -78,15 +82,20 @@ describe('RELIABILITY.md load section', () => {
 
   it('compares each condition with the baseline against the target, saying when it misses', () => {
     expect(text).toContain('## Load: load');
-    expect(text).toContain('| none | 2 | 2.000 | (baseline) | (baseline) |  |  |');
-    expect(text).toContain('| 50 clients | 2 | 2.200 | +10.0 % | -2.0 % | <= 5.0 % | **no** |');
+    expect(text).toContain('| none | 2 | 2.000 | 0.0 % | (baseline) | (baseline: 2.000) | (baseline) |  |  |');
+    expect(text).toContain('| 50 clients | 2 | 2.200 | 30.0 % | +10.0 % | +5.0 % | -2.0 % | <= 5.0 % | **no** |');
+    expect(text).toContain('Identical runs of one condition differed by up to 30.0 %, more than the 5.0 % target');
+    const quiet = renderReport([{ ...load, load: { ...load.load!, slowdown: { '50 clients': 0.04 }, spread: { none: 0.02, '50 clients': 0.1 } } }], 'x');
+    expect(quiet).toContain('| +4.0 % | +5.0 % | -2.0 % | <= 5.0 % | not resolved: runs differ by up to 10.0 % |');
+    expect(text).toContain('**Inconclusive:** identical runs of one condition differed by more than 25.0 %');
   });
 
   it('counts runs and clients that missed the final result, and the heap growth', () => {
     expect(text).toContain("and the final result (runFinished + job 'completed') | 1 of 2 |");
     expect(text).toContain('| clients that missed an event or the final result, over all watched runs | 1 |');
     expect(text).toContain('20.0 MB → 23.5 MB (+3.5 MB; asserted < 100 MB)');
-    expect(text).toContain('| 2 | 50 clients | 90 | 2.200 | 50.0 | 6.0 | 150 | 50/50 | 49/50 | 20.0 | 12.5 | 100.0 | 15.0 |');
+    expect(text).toContain('share of one core: no clients / 50 clients | 5.0 % / 10.0 % |');
+    expect(text).toContain('| 2 | 50 clients | 90 | 2.200 | 50.0 | 6.0 | 0.60 | 150 | 50/50 | 49/50 | 20.0 | 12.5 | 100.0 | 15.0 |');
   });
 
   it('says when no load run was recorded', () => {

@@ -123,6 +123,11 @@ export function renderReport(suites: SuiteRecord[], generatedAt: string): string
   return `${lines.join('\n')}\n`;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 const percent = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`;
 const fixed = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 
@@ -134,17 +139,30 @@ function renderLoad(s: SuiteRecord, load: LoadRecord, out: (line?: string) => vo
   const rounds = Math.max(0, ...load.runs.map((r) => r.round));
   out(`## Load: ${s.suite}`);
   out();
-  out(`\`${s.command}\` — a real dashboard server on 127.0.0.1 (ephemeral port, socket flush every ${load.flushMs} ms) runs ${load.recipe} through the real training worker process, ${load.runs.length} times after one unmeasured warm-up: with no socket client and with ${clientCounts.join(' / ')} socket.io clients (${load.transport}) subscribed from before the first event to the end, in ${rounds} rounds interleaved ABBA. Step time is each run's median \`msPerImage\` (the worker's time for one training step / batch size); the slowdown compares the medians of the runs of each condition. The issue's target is a slowdown of at most ${percent(load.targetSlowdown).slice(1)}; the test itself only asserts ${percent(load.assertedSlowdownBound).slice(1)}, because this machine (2 cores, shared) swings more than 5 % between identical runs.`);
+  out(`\`${s.command}\` — a real dashboard server on 127.0.0.1 (ephemeral port, socket flush every ${load.flushMs} ms) runs ${load.recipe} through the real training worker process, ${load.runs.length} times after one unmeasured warm-up: with no socket client and with ${clientCounts.join(' / ')} clients (${load.transport}) subscribed from before the first event to the end, in ${rounds} rounds interleaved ABBA. Step time is each run's median \`msPerImage\` (the worker's time for one training step / batch size); the slowdown compares the medians of the runs of each condition, and also their best runs (other load on the shared machine only adds time, so the fastest run is the least disturbed one). Wall time per step (between stepEnd arrivals in the server) includes data loading, evaluation and checkpoints. The issue's target is a slowdown of at most ${percent(load.targetSlowdown).slice(1)}; the test itself only asserts ${percent(load.assertedSlowdownBound).slice(1)}, because this machine (2 cores, shared) swings more than 5 % between identical runs.`);
   out();
-  out('| condition | runs | median ms/image | slowdown vs none (step time) | slowdown vs none (wall time per step) | target | within target |');
-  out('|---|---:|---:|---:|---:|---:|---|');
+  out('| condition | runs | median ms/image | spread between its runs | slowdown vs none (step time, medians) | slowdown vs none (step time, best runs) | slowdown vs none (wall time per step, medians) | target | within target (medians) |');
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const c of conditions) {
     const runs = load.runs.filter((r) => r.condition === c).length;
     const slow = load.slowdown[c];
     const wall = load.wallSlowdown[c];
-    const within = slow === undefined ? '' : slow <= load.targetSlowdown ? 'yes' : '**no**';
-    out(`| ${c} | ${runs} | ${fixed(load.medianMsPerImage[c], 3)} | ${slow === undefined ? '(baseline)' : percent(slow)} | ${wall === undefined ? '(baseline)' : percent(wall)} | ${slow === undefined ? '' : `<= ${percent(load.targetSlowdown).slice(1)}`} | ${within} |`);
+    const noise = Math.max(load.spread.none ?? 0, load.spread[c] ?? 0);
+    const within =
+      slow === undefined ? '' : slow > load.targetSlowdown ? '**no**' : noise <= load.targetSlowdown ? 'yes' : `not resolved: runs differ by up to ${percent(noise).slice(1)}`;
+    out(`| ${c} | ${runs} | ${fixed(load.medianMsPerImage[c], 3)} | ${load.spread[c] === undefined ? '–' : percent(load.spread[c]).slice(1)} | ${slow === undefined ? '(baseline)' : percent(slow)} | ${load.bestSlowdown[c] === undefined ? `(baseline: ${fixed(load.bestMsPerImage[c], 3)})` : percent(load.bestSlowdown[c])} | ${wall === undefined ? '(baseline)' : percent(wall)} | ${slow === undefined ? '' : `<= ${percent(load.targetSlowdown).slice(1)}`} | ${within} |`);
   }
+  out();
+  const noise = Math.max(...Object.values(load.spread));
+  if (noise > load.targetSlowdown) {
+    out(`Identical runs of one condition differed by up to ${percent(noise).slice(1)}, more than the ${percent(load.targetSlowdown).slice(1)} target: on this machine the measurement can show whether the clients' effect is small next to that noise, not that it is below ${percent(load.targetSlowdown).slice(1)}.`);
+    out();
+  }
+  out(
+    load.slowdownAsserted
+      ? `Identical runs of each condition agreed within ${percent(load.assertedSlowdownBound).slice(1)}, so the bound was asserted.`
+      : `**Inconclusive:** identical runs of one condition differed by more than ${percent(load.assertedSlowdownBound).slice(1)} (the machine was busy), so the slowdown is recorded but was not asserted; run the suite alone for a usable figure.`,
+  );
   out();
   const delivered = watched.filter((r) => r.clientsComplete === r.clients && r.clientsGotFinal === r.clients).length;
   const latencies = watched.map((r) => r.finalDeliveryMaxMs).filter((x): x is number => x !== null);
@@ -155,13 +173,15 @@ function renderLoad(s: SuiteRecord, load: LoadRecord, out: (line?: string) => vo
   out(`| final result: server recorded runFinished → last client received it, worst run | ${latencies.length ? `${fixed(Math.max(...latencies))} ms` : '–'} |`);
   out(`| heapUsed after GC, before the first measured run → after the last (clients closed) | ${fixed(load.heapBeforeMb)} MB → ${fixed(load.heapAfterMb)} MB (${load.heapAfterMb - load.heapBeforeMb >= 0 ? '+' : ''}${fixed(load.heapAfterMb - load.heapBeforeMb)} MB; asserted < ${load.assertedHeapGrowthMb} MB) |`);
   out(`| RSS of the server process (server + the test's clients), before → after | ${fixed(load.rssBeforeMb)} MB → ${fixed(load.rssAfterMb)} MB |`);
+  const cpu = (clients: number) => median(load.runs.filter((r) => r.clients === clients).map((r) => r.serverCpuSeconds / r.runSeconds));
+  out(`| CPU used by the server process (with the test's clients), share of one core: no clients / ${clientCounts.map((n) => `${n} clients`).join(' / ')} | ${[0, ...clientCounts].map((n) => percent(cpu(n)).slice(1)).join(' / ')} |`);
   out(`| peak RSS / peak heapUsed during any run | ${fixed(Math.max(...load.runs.map((r) => r.peakRssMb)))} MB / ${fixed(Math.max(...load.runs.map((r) => r.peakHeapMb)))} MB |`);
   out();
-  out('| round | condition | steps | median ms/image | wall ms/step | run s (POST → completed) | events | clients with every seq | clients with final result | messages per client | final result delivery, max ms | peak RSS MB | event-loop delay p99 ms |');
-  out('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out('| round | condition | steps | median ms/image | wall ms/step | run s (POST → completed) | server CPU s | events | clients with every seq | clients with final result | messages per client | final result delivery, max ms | peak RSS MB | event-loop delay p99 ms |');
+  out('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of load.runs) {
     const count = (n: number) => (r.clients ? `${n}/${r.clients}` : '–');
-    out(`| ${r.round} | ${r.condition} | ${r.steps} | ${fixed(r.medianMsPerImage, 3)} | ${fixed(r.wallMsPerStep)} | ${fixed(r.runSeconds)} | ${r.events} | ${count(r.clientsComplete)} | ${count(r.clientsGotFinal)} | ${r.clients ? fixed(r.messagesPerClient) : '–'} | ${fixed(r.finalDeliveryMaxMs)} | ${fixed(r.peakRssMb)} | ${fixed(r.eventLoopP99Ms)} |`);
+    out(`| ${r.round} | ${r.condition} | ${r.steps} | ${fixed(r.medianMsPerImage, 3)} | ${fixed(r.wallMsPerStep)} | ${fixed(r.runSeconds)} | ${fixed(r.serverCpuSeconds, 2)} | ${r.events} | ${count(r.clientsComplete)} | ${count(r.clientsGotFinal)} | ${r.clients ? fixed(r.messagesPerClient) : '–'} | ${fixed(r.finalDeliveryMaxMs)} | ${fixed(r.peakRssMb)} | ${fixed(r.eventLoopP99Ms)} |`);
   }
   out();
 }

@@ -70,6 +70,8 @@ export interface LoadRunRecord {
   peakHeapMb: number;
   /** server event-loop delay during the run, p99, ms */
   eventLoopP99Ms: number;
+  /** CPU time (user + system) of this process (server + clients) during the run, seconds */
+  serverCpuSeconds: number;
 }
 
 /** The load test's figures: runs with and without socket clients, interleaved, and memory. */
@@ -84,8 +86,16 @@ export interface LoadRecord {
   slowdown: Record<string, number>;
   /** the same from wallMsPerStep */
   wallSlowdown: Record<string, number>;
+  /** fastest run's medianMsPerImage of each condition (best of N: other load on the machine only adds time) */
+  bestMsPerImage: Record<string, number>;
+  /** (clients / none) - 1 from bestMsPerImage */
+  bestSlowdown: Record<string, number>;
   targetSlowdown: number;
   assertedSlowdownBound: number;
+  /** per condition: (slowest run - fastest run) / fastest run of medianMsPerImage: the machine's noise */
+  spread: Record<string, number>;
+  /** false when some condition's spread exceeded the asserted bound: the comparison was too noisy to assert */
+  slowdownAsserted: boolean;
   /** heapUsed after a full GC, before the first measured run and after the last (clients closed) */
   heapBeforeMb: number;
   heapAfterMb: number;

@@ -488,3 +488,17 @@ void batch_norm_grad_apply(const float* dy, const float* x, const float* mean, c
     for (int c = 0; c < C; c++) o[c] = d[c] * kDy[c] + (xr[c] - mean[c]) * kX[c] + k1[c];
   }
 }
+
+// ReLU6 backward from the op's output: dx[i] = dy[i] where 0 < y[i] < 6, else 0 (y = min(max(x, 0), 6);
+// the same mask as tfjs-layers' relu6 = minimum(6, relu(x)), whose gradient is 0 at x ≤ 0 and x ≥ 6).
+EXPORT("relu6_grad_from_output")
+void relu6_grad_from_output(const float* dy, const float* y, float* dx, int n) {
+  const v128_t zero = wasm_f32x4_splat(0), six = wasm_f32x4_splat(6);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(y + i);
+    const v128_t inside = wasm_v128_and(wasm_f32x4_gt(v, zero), wasm_f32x4_lt(v, six));
+    wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), inside));
+  }
+  for (; i < n; i++) dx[i] = (y[i] > 0 && y[i] < 6) ? dy[i] : 0;
+}
