@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildClassifier } from '../server/backbones/head.ts';
 import { selectBackend } from '../server/engine/backend.ts';
+import { useLeanTraining } from '../server/engine/lean-training.ts';
 import { applyPlan } from '../server/policies/apply.ts';
 import { BnController } from '../server/policies/bn-mode.ts';
 import { describeLayers } from '../server/policies/plan.ts';
@@ -136,6 +137,7 @@ async function main(): Promise<WorkerResult> {
   const { backbone, note } = await loadBenchBackbone(spec);
   const { model, headLayerNames } = buildClassifier(backbone, spec.numClasses, { hidden: [], dropout: 0 }, 0);
   const bn = new BnController(model);
+  useLeanTraining(model); // exactly what runTraining does, so the bench measures what users run
   const layers = describeLayers(model, headLayerNames);
   const size = spec.inputSize;
   const results: RegimeResult[] = [];

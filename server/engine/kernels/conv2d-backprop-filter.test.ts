@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simdOptions } from './simd-module.ts';
-import { conv2DBackpropFilterLimits } from './conv2d-backprop-filter.ts';
+import { conv2DBackpropFilterLimits, pointwiseFilterGradOptions } from './conv2d-backprop-filter.ts';
 import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
@@ -65,6 +65,23 @@ describe('Conv2DBackpropFilter on wasm', () => {
         conv2DBackpropFilterLimits.maxColumnFloats = saved;
       }
     });
+  });
+
+  it.each([
+    [[2, 20, 20, 37], [1, 1, 37, 29], true], // several 128-row blocks, channel tails
+    [[1, 16, 16, 64], [1, 1, 64, 128], true],
+    [[3, 7, 9, 5], [1, 1, 5, 3], true],
+    [[2, 20, 20, 37], [1, 1, 37, 29], false], // XNNPACK matMul path
+  ] as const)('pointwise %j × %j (SIMD outer products: %s) matches the cpu backend', async (xShape, wShape, simd) => {
+    const c: ConvCase = { xShape: [...xShape], wShape: [...wShape], conv: (x, f) => tf.conv2d(x, f, 1, 'same'), seed: 77 };
+    const reference = await convGradients('cpu', c);
+    pointwiseFilterGradOptions.simd = simd;
+    try {
+      const wasm = await convGradients('wasm', c);
+      expect(maxRelativeError(wasm.dw, reference.dw)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      pointwiseFilterGradOptions.simd = true;
+    }
   });
 
   it.each([

@@ -6,7 +6,8 @@
  * dW = colsᵀ · dy, with cols [P, KH·KW·Ci] the im2col of x. The product runs on the backend's own
  * XNNPACK matMul, which is fast only without transposed operands, so we compute
  * dWᵀ [Co, K] = dyᵀ [Co, P] · cols [P, K] and transpose the small result.
- * Pointwise convolutions (1×1, stride 1, no padding) skip im2col: cols is x itself. im2col runs in
+ * Pointwise convolutions (1×1, stride 1, no padding) skip im2col: cols is x itself, and with the SIMD
+ * module dW = xᵀ · dy runs as register-blocked outer products (simd/conv.c) instead. im2col runs in
  * the SIMD wasm module (simd/conv.c) when it loads, else as typed-array loops.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -39,7 +40,15 @@ export function isPointwise(g: tf.backend_util.Conv2DInfo): boolean {
   );
 }
 
-/** Pointwise: dW [Ci, Co] = xᵀ · dy, transposing whichever operand has fewer channels. */
+/** Pointwise filter gradients use the SIMD outer-product kernel when the module loads (false: XNNPACK matMul). */
+export const pointwiseFilterGradOptions = { simd: process.env.BNLAB_POINTWISE_SIMD !== '0' };
+
+/**
+ * Pointwise: dW [Ci, Co] = xᵀ · dy. With the SIMD module: register-blocked outer products straight
+ * from x and dy (float64 accumulation across row blocks), about 2× faster than XNNPACK here, whose
+ * matMul is built for many output rows, not for Ci rows and a reduction over every pixel. Otherwise
+ * XNNPACK, transposing whichever operand has fewer channels.
+ */
 function pointwiseFilterGradient(
   backend: WasmBackendInternals,
   x: tf.TensorInfo,
@@ -47,6 +56,20 @@ function pointwiseFilterGradient(
   g: tf.backend_util.Conv2DInfo,
 ): tf.TensorInfo {
   const pixels = g.batchSize * g.inHeight * g.inWidth;
+  const simd = pointwiseFilterGradOptions.simd ? convSimd(backend) : null;
+  if (simd) {
+    const count = g.inChannels * g.outChannels;
+    const out = backend.makeOutput([1, 1, g.inChannels, g.outChannels], 'float32');
+    const acc = backend.wasm._malloc(count * 8) >>> 0;
+    try {
+      new Float64Array(backend.wasm.HEAPF32.buffer, acc, count).fill(0);
+      simd.pointwise_filter_grad(heapOffset(backend, x), heapOffset(backend, dy), acc, pixels, g.inChannels, g.outChannels);
+      heapF32(backend, out).set(new Float64Array(backend.wasm.HEAPF32.buffer, acc, count));
+    } finally {
+      backend.wasm._free(acc);
+    }
+    return out;
+  }
   const x2d = reshaped(x, [pixels, g.inChannels]);
   const dy2d = reshaped(dy, [pixels, g.outChannels]);
   if (g.inChannels <= g.outChannels) {

@@ -31,6 +31,8 @@ export interface ConvSimd {
   batch_norm_grad_sums(dy: number, x: number, mean: number, sumDy: number, sumDyCentred: number, rows: number, channels: number): void;
   /** dx[r, c] = kDy[c]·dy[r, c] + kX[c]·(x[r, c] − mean[c]) + k1[c]. */
   batch_norm_grad_apply(dy: number, x: number, mean: number, kDy: number, kX: number, k1: number, dx: number, rows: number, channels: number): void;
+  /** acc (float64 [Ci, Co], caller-zeroed) += xᵀ · dy for x [rows, Ci], dy [rows, Co]. */
+  pointwise_filter_grad(x: number, dy: number, acc: number, rows: number, inChannels: number, outChannels: number): void;
   /** dx[i] = dy[i] where 0 < y[i] < 6, else 0. */
   relu6_grad_from_output(dy: number, y: number, dx: number, count: number): void;
   /** dx (float32 NHWC, images [b0, b1) caller-zeroed) += col2im of cols [rows, KH·KW·C] (adjoint of im2col). */

@@ -502,3 +502,63 @@ void relu6_grad_from_output(const float* dy, const float* y, float* dx, int n) {
   }
   for (; i < n; i++) dx[i] = (y[i] > 0 && y[i] < 6) ? dy[i] : 0;
 }
+
+// Pointwise (1×1) convolution filter gradient: acc[ci, co] += Σ_r x[r, ci] · dy[r, co] for x [rows, Ci],
+// dy [rows, Co] (acc float64, caller-zeroed). Outer products accumulated in registers, 4 input × 8 output
+// channels at a time, over blocks of 128 rows (float32 partial sums, then added to float64 acc). XNNPACK's
+// matMul is slow for this shape (small M = Ci, huge K = rows: it repacks all of dy as "weights" per call).
+EXPORT("pointwise_filter_grad")
+void pointwise_filter_grad(const float* x, const float* dy, double* acc, int rows, int Ci, int Co) {
+  for (int r0 = 0; r0 < rows; r0 += 128) {
+    const int r1 = min_i(rows, r0 + 128);
+    int ci = 0;
+    for (; ci + 4 <= Ci; ci += 4) {
+      int co = 0;
+      for (; co + 8 <= Co; co += 8) {
+        v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        const float* px = x + (long)r0 * Ci + ci;
+        const float* pd = dy + (long)r0 * Co + co;
+        for (int r = r0; r < r1; r++, px += Ci, pd += Co) {
+          const v128_t xv = wasm_v128_load(px);
+          const v128_t d0 = wasm_v128_load(pd), d1 = wasm_v128_load(pd + 4);
+          const v128_t x0 = wasm_i32x4_shuffle(xv, xv, 0, 0, 0, 0);
+          const v128_t x1 = wasm_i32x4_shuffle(xv, xv, 1, 1, 1, 1);
+          const v128_t x2 = wasm_i32x4_shuffle(xv, xv, 2, 2, 2, 2);
+          const v128_t x3 = wasm_i32x4_shuffle(xv, xv, 3, 3, 3, 3);
+          a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x0, d0));
+          a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x0, d1));
+          a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x1, d0));
+          a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x1, d1));
+          a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x2, d0));
+          a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x2, d1));
+          a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x3, d0));
+          a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x3, d1));
+        }
+        double* o = acc + (long)ci * Co + co;
+        add_promoted(o, a00); add_promoted(o + 4, a01); o += Co;
+        add_promoted(o, a10); add_promoted(o + 4, a11); o += Co;
+        add_promoted(o, a20); add_promoted(o + 4, a21); o += Co;
+        add_promoted(o, a30); add_promoted(o + 4, a31);
+      }
+      for (; co < Co; co++) {
+        v128_t a = wasm_f32x4_splat(0); // lanes: the 4 input channels
+        const float* px = x + (long)r0 * Ci + ci;
+        const float* pd = dy + (long)r0 * Co + co;
+        for (int r = r0; r < r1; r++, px += Ci, pd += Co) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(px), wasm_f32x4_splat(*pd)));
+        acc[(long)ci * Co + co] += wasm_f32x4_extract_lane(a, 0);
+        acc[(long)(ci + 1) * Co + co] += wasm_f32x4_extract_lane(a, 1);
+        acc[(long)(ci + 2) * Co + co] += wasm_f32x4_extract_lane(a, 2);
+        acc[(long)(ci + 3) * Co + co] += wasm_f32x4_extract_lane(a, 3);
+      }
+    }
+    for (; ci < Ci; ci++) {
+      for (int co = 0; co < Co; co++) {
+        float s = 0;
+        const float* px = x + (long)r0 * Ci + ci;
+        const float* pd = dy + (long)r0 * Co + co;
+        for (int r = r0; r < r1; r++, px += Ci, pd += Co) s += *px * *pd;
+        acc[(long)ci * Co + co] += s;
+      }
+    }
+  }
+}
