@@ -16,6 +16,7 @@ import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-a
 import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-norm-training-kernels.ts';
 import { relu6GradFromOutputConfig } from './kernels/relu6-grad.ts';
 import { installEarlyGradientRelease } from './early-gradient-release.ts';
+import { useThreadedWasm, wasmThreadCount } from './threaded-wasm.ts';
 
 export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -77,8 +78,21 @@ function parseBackendName(value: string, source: string): BackendName {
   throw new Error(`Unknown backend '${value}' (from ${source}); choose one of: ${BACKEND_NAMES.join(', ')}`);
 }
 
+let threadedFailureReported = false;
+
 async function useWasm(): Promise<boolean> {
   registerWasmGradientKernels();
+  const threads = wasmThreadCount();
+  if (threads > 1) {
+    try {
+      await useThreadedWasm(threads);
+    } catch (error) {
+      if (!threadedFailureReported) {
+        threadedFailureReported = true;
+        console.warn(`bnlab: threaded wasm backend unavailable (${(error as Error).message}); using the single-threaded wasm backend.`);
+      }
+    }
+  }
   try {
     return await tf.setBackend('wasm');
   } catch {
@@ -111,6 +125,8 @@ async function useTensorflow(): Promise<string> {
  * Picks and initialises the tfjs backend: `requested`, else env BNLAB_BACKEND, else wasm
  * (falling back to cpu, with a warning, only when wasm fails to initialise by default).
  * An explicit request that cannot be met is an error. Returns the active backend's name.
+ * wasm runs XNNPACK on wasmThreadCount() threads (env BNLAB_WASM_THREADS; threaded-wasm.ts) when
+ * above 1, falling back to the single-threaded build with one warning if the threaded one fails.
  * Also installs early-gradient-release.ts (BNLAB_EARLY_GRADIENT_RELEASE=0 turns it off).
  */
 export async function selectBackend(requested?: string | null): Promise<string> {

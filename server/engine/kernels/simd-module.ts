@@ -47,19 +47,35 @@ type Im2colArgs = [
 export const simdOptions = { enabled: process.env.BNLAB_WASM_SIMD !== '0' };
 
 const instances = new WeakMap<WebAssembly.Memory, ConvSimd | null>();
-let compiled: WebAssembly.Module | null | undefined;
+/** Compiled modules by memory kind: a module declares a plain or a shared memory import, not both. */
+const compiled = new Map<'plain' | 'shared', WebAssembly.Module | null>();
+
+/**
+ * The backend's heap: exported by the single-threaded build (`asm.memory`); created in JS and
+ * imported by the threaded build (emscripten keeps it as `wasmMemory`, SharedArrayBuffer-backed).
+ */
+export function backendMemory(backend: WasmBackendInternals): WebAssembly.Memory | null {
+  const memory = backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
 
 export function convSimd(backend: WasmBackendInternals): ConvSimd | null {
   if (!simdOptions.enabled) return null;
-  const memory = backend.wasm.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
+  const memory = backendMemory(backend);
+  if (!memory) return null;
   if (instances.has(memory)) return instances.get(memory)!;
+  const kind = memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
   let kernels: ConvSimd | null = null;
   try {
-    compiled ??= new WebAssembly.Module(readFileSync(new URL('./simd/conv.wasm', import.meta.url)));
-    kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as ConvSimd;
+    let module = compiled.get(kind);
+    if (module === undefined) {
+      const file = kind === 'shared' ? './simd/conv-shared.wasm' : './simd/conv.wasm';
+      module = new WebAssembly.Module(readFileSync(new URL(file, import.meta.url)));
+      compiled.set(kind, module);
+    }
+    if (module) kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as ConvSimd;
   } catch (error) {
-    compiled = null;
+    compiled.set(kind, null);
     console.warn(`bnlab: SIMD training kernels unavailable (${(error as Error).message}); using JS loops`);
   }
   instances.set(memory, kernels);

@@ -18,6 +18,8 @@ export interface WasmBackendInternals {
     _malloc(bytes: number): number;
     _free(pointer: number): void;
     asm?: { memory?: WebAssembly.Memory };
+    /** the threaded build's (shared) heap; absent from the single-threaded build */
+    wasmMemory?: WebAssembly.Memory;
   };
   dataIdMap: { get(dataId: DataId): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
