@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simdOptions } from './simd-module.ts';
+import { describe, expect, it } from 'vitest';
 import { conv2DBackpropFilterLimits, pointwiseFilterGradOptions } from './conv2d-backprop-filter.ts';
-import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { convGradients, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 
@@ -30,28 +29,10 @@ function convCases(): ConvCase[] {
 }
 
 describe('Conv2DBackpropFilter on wasm', () => {
-  describe.each([
+  describeMatchesCpu('Conv2DBackpropFilter', convCases, 'dw', [
     ['im2col in SIMD wasm', true],
     ['im2col in typed-array loops', false],
-  ] as const)('%s', (_label, simd) => {
-    const saved = simdOptions.enabled;
-    beforeAll(() => {
-      simdOptions.enabled = simd;
-    });
-    afterAll(() => {
-      simdOptions.enabled = saved;
-    });
-
-    it.each(convCases().map((c) => [`${c.xShape} * ${c.wShape}`, c] as const))(
-      'matches the cpu backend for x %s',
-      async (_name, c) => {
-        const reference = await convGradients('cpu', c);
-        const wasm = await convGradients('wasm', c);
-        expect(tf.getBackend()).toBe('wasm');
-        expect(maxRelativeError(wasm.dw, reference.dw)).toBeLessThanOrEqual(1e-4);
-      },
-    );
-
+  ], () => {
     it('processes large inputs in im2col chunks with the same result', async () => {
       // One image's columns: 8·8 pixels × 3·3·5 = 2880 floats; a 3000-float limit forces 1 image per chunk.
       const c: ConvCase = { xShape: [3, 15, 16, 5], wShape: [3, 3, 5, 4], conv: (x, f) => tf.conv2d(x, f, 2, 'same'), seed: 5 };

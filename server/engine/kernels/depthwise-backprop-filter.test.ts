@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simdOptions } from './simd-module.ts';
-import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { describe, expect, it } from 'vitest';
+import { convGradients, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
 
 /** Random depthwise cases: stride 1/2, same/valid, odd/even sizes, 1..16 channels, multiplier 1..2. */
 function depthwiseCases(): ConvCase[] {
@@ -27,28 +26,10 @@ function depthwiseCases(): ConvCase[] {
 }
 
 describe('DepthwiseConv2dNativeBackpropFilter on wasm', () => {
-  describe.each([
+  describeMatchesCpu('DepthwiseConv2dNativeBackpropFilter', depthwiseCases, 'dw', [
     ['SIMD wasm loops', true],
     ['typed-array loops', false],
-  ] as const)('%s', (_label, simd) => {
-    const saved = simdOptions.enabled;
-    beforeAll(() => {
-      simdOptions.enabled = simd;
-    });
-    afterAll(() => {
-      simdOptions.enabled = saved;
-    });
-
-    it.each(depthwiseCases().map((c) => [`${c.xShape} * ${c.wShape}`, c] as const))(
-      'matches the cpu backend for x %s',
-      async (_name, c) => {
-        const reference = await convGradients('cpu', c);
-        const wasm = await convGradients('wasm', c);
-        expect(tf.getBackend()).toBe('wasm');
-        expect(maxRelativeError(wasm.dw, reference.dw)).toBeLessThanOrEqual(1e-4);
-      },
-    );
-  });
+  ]);
 
   it('agrees with central finite differences', async () => {
     const c: ConvCase = {

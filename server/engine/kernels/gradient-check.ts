@@ -4,7 +4,9 @@
  * identical seeded inputs moved between backends as plain arrays.
  */
 import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmGradientKernels } from '../backend.ts';
+import { simdOptions } from './simd-module.ts';
 
 export type Shape4 = [number, number, number, number];
 export type Conv = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
@@ -106,4 +108,36 @@ export async function finiteDifferences(
   }
   tf.dispose([other, r]);
   return { numeric, analytic: exact };
+}
+
+/**
+ * The cross-check every gradient kernel test starts with: for each `mode` (SIMD module on/off),
+ * every case's wasm gradient `which` must match the cpu backend's own kernel to 1e-4 relative.
+ * `extra` adds mode-specific tests inside the same SIMD setting.
+ */
+export function describeMatchesCpu(
+  title: string,
+  cases: () => ConvCase[],
+  which: 'dx' | 'dw',
+  modes: readonly (readonly [string, boolean])[],
+  extra?: () => void,
+): void {
+  describe.each(modes)('%s', (_label, simd) => {
+    const saved = simdOptions.enabled;
+    beforeAll(() => {
+      simdOptions.enabled = simd;
+    });
+    afterAll(() => {
+      simdOptions.enabled = saved;
+    });
+
+    it.each(cases().map((c) => [`${c.xShape} * ${c.wShape}`, c] as const))(`${title}: matches the cpu backend for x %s`, async (_name, c) => {
+      const reference = await convGradients('cpu', c);
+      const wasm = await convGradients('wasm', c);
+      expect(tf.getBackend()).toBe('wasm');
+      expect(maxRelativeError(wasm[which], reference[which])).toBeLessThanOrEqual(1e-4);
+    });
+
+    extra?.();
+  });
 }
