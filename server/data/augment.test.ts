@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  bilinearTaps,
   centerCropBox,
   planSample,
   preprocessingAffine,
@@ -8,7 +9,7 @@ import {
   type CropBox,
 } from './augment.ts';
 import type { DecodedImage } from './decode.ts';
-import { createRng } from './random.ts';
+import { createRng, type Rng } from './random.ts';
 
 /** width x height image whose red channel is the x coordinate, green the y coordinate, blue 7. */
 function coordinateImage(width: number, height: number): DecodedImage {
@@ -146,5 +147,82 @@ describe('randomResizedCropBox (torchvision semantics)', () => {
     expect(Math.abs(flips - 1000)).toBeLessThan(100);
     const off = { ...on, horizontalFlip: false, randomResizedCrop: false };
     expect(Array.from({ length: 50 }, () => planSample(100, 80, off, rng)).every((p) => !p.flip && p.box.width === 80)).toBe(true);
+  });
+});
+
+/** The direct per-pixel form that renderSample's separable passes must reproduce bit for bit. */
+function renderDirect(image: DecodedImage, box: CropBox, flip: boolean, size: number, preprocessing: 'zero1' | 'minus1to1'): Float32Array {
+  const { scale, offset: bias } = preprocessingAffine(preprocessing);
+  const cols = bilinearTaps(box.x, box.width, size, image.width);
+  const rows = bilinearTaps(box.y, box.height, size, image.height);
+  const src = image.data;
+  const stride = image.width * 3;
+  const out = new Float32Array(size * size * 3);
+  let o = 0;
+  for (let oy = 0; oy < size; oy++) {
+    for (let ox = 0; ox < size; ox++) {
+      const sx = flip ? size - 1 - ox : ox;
+      for (let c = 0; c < 3; c++) {
+        const at = (r: number, x: number) => src[r * stride + x * 3 + c]!;
+        const top = at(rows.low[oy]!, cols.low[sx]!) + (at(rows.low[oy]!, cols.high[sx]!) - at(rows.low[oy]!, cols.low[sx]!)) * cols.weight[sx]!;
+        const bottom = at(rows.high[oy]!, cols.low[sx]!) + (at(rows.high[oy]!, cols.high[sx]!) - at(rows.high[oy]!, cols.low[sx]!)) * cols.weight[sx]!;
+        out[o++] = (top + (bottom - top) * rows.weight[oy]!) * scale + bias;
+      }
+    }
+  }
+  return out;
+}
+
+function noiseImage(width: number, height: number, rng: Rng): DecodedImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = Math.floor(rng() * 256);
+  return { data, width, height };
+}
+
+describe('separable resampling', () => {
+  it('equals the direct per-pixel bilinear form bit for bit (crops, enlargements, clamped and fractional boxes, flips)', () => {
+    const rng = createRng(21);
+    for (let t = 0; t < 300; t++) {
+      const image = noiseImage(1 + Math.floor(rng() * 40), 1 + Math.floor(rng() * 40), rng);
+      const size = 1 + Math.floor(rng() * 30);
+      const box: CropBox =
+        t % 3 === 0
+          ? { x: rng() * image.width - 2, y: rng() * image.height - 2, width: 0.5 + rng() * image.width * 1.5, height: 0.5 + rng() * image.height * 1.5 }
+          : planSample(image.width, image.height, { randomResizedCrop: true, scale: [0.05, 1], horizontalFlip: false }, rng).box;
+      const flip = rng() < 0.5;
+      const preprocessing = t % 2 ? 'minus1to1' : 'zero1';
+      const out = new Float32Array(size * size * 3 + 5);
+      renderSample(image, { box, flip }, size, preprocessing, out, 5);
+      expect(out.subarray(5)).toEqual(renderDirect(image, box, flip, size, preprocessing));
+    }
+  });
+
+  it('gives the same pixels whatever size was rendered before (scratch buffers are reused)', () => {
+    const rng = createRng(4);
+    const image = noiseImage(30, 20, rng);
+    const plan = { box: { x: 3, y: 2, width: 17, height: 15 }, flip: true };
+    const first = new Float32Array(12 * 12 * 3);
+    renderSample(image, plan, 12, 'minus1to1', first, 0);
+    renderSample(image, plan, 25, 'minus1to1', new Float32Array(25 * 25 * 3), 0);
+    const again = new Float32Array(12 * 12 * 3);
+    renderSample(image, plan, 12, 'minus1to1', again, 0);
+    expect(again).toEqual(first);
+  });
+});
+
+describe('bilinearTaps', () => {
+  it('uses half-pixel centres and clamps both taps to the image', () => {
+    const taps = bilinearTaps(0, 4, 8, 4);
+    // s = (i + 0.5) / 2 - 0.5 clamped to [0, 3]
+    expect([...taps.low]).toEqual([0, 0, 0, 1, 1, 2, 2, 3]);
+    expect([...taps.high]).toEqual([1, 1, 1, 2, 2, 3, 3, 3]);
+    expect([...taps.weight]).toEqual([0, 0.25, 0.75, 0.25, 0.75, 0.25, 0.75, 0]);
+  });
+
+  it('writes into given arrays and refuses ones that are too short', () => {
+    const into = { low: new Int32Array(3), high: new Int32Array(3), weight: new Float32Array(3) };
+    expect(bilinearTaps(1, 3, 3, 10, into)).toBe(into);
+    expect([...into.low]).toEqual([1, 2, 3]);
+    expect(() => bilinearTaps(0, 4, 4, 4, into)).toThrow(RangeError);
   });
 });
