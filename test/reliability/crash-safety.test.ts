@@ -206,6 +206,7 @@ describe(`SIGKILL during training (${KILLS} kills${LONG ? ', long version' : ''}
         // finished (or failed) before the trigger: it must have been a clean end, and does not count as a kill
         const finished = await run.done;
         expect(finished.code, finished.stderr).toBe(0);
+        pendingResume = null; // its resume was checked above; the next start resumes from this run's end
         continue;
       }
       kill++;
