@@ -1,32 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { convGradients, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { convGradients, depthwiseCases, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
 
-/** Random depthwise cases: stride 1/2, same/valid, odd/even sizes, 1..16 channels, multiplier 1..2. */
-function depthwiseCases(): ConvCase[] {
-  const cases: ConvCase[] = [];
-  for (let i = 0; i < 12; i++) {
-    const seed = 1000 + i * 17;
-    const k = seededInt(seed, 1, 3) === 2 ? 3 : seededInt(seed + 1, 1, 5);
-    const stride = (i % 2) + 1;
-    const pad = i % 4 < 2 ? 'same' : 'valid';
-    const h = seededInt(seed + 2, k, k + 9);
-    const w = seededInt(seed + 3, k, k + 9);
-    const channels = seededInt(seed + 4, 1, 16);
-    const multiplier = i % 3 === 2 ? 2 : 1;
-    const batch = seededInt(seed + 5, 1, 3);
-    cases.push({
-      xShape: [batch, h, w, channels],
-      wShape: [k, k, channels, multiplier],
-      conv: (x, f) => tf.depthwiseConv2d(x, f, stride, pad),
-      seed,
-    });
-  }
-  return cases;
-}
+/** Random depthwise cases (gradient-check.ts), with this kernel's own seeds and filter sizes. */
+const cases = () => depthwiseCases(1000, 17, (seed) => (seededInt(seed, 1, 3) === 2 ? 3 : seededInt(seed + 1, 1, 5)));
 
 describe('DepthwiseConv2dNativeBackpropFilter on wasm', () => {
-  describeMatchesCpu('DepthwiseConv2dNativeBackpropFilter', depthwiseCases, 'dw', [
+  describeMatchesCpu('DepthwiseConv2dNativeBackpropFilter', cases, 'dw', [
     ['SIMD wasm loops', true],
     ['typed-array loops', false],
   ]);

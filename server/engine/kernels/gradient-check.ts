@@ -141,3 +141,29 @@ export function describeMatchesCpu(
     extra?.();
   });
 }
+
+/**
+ * Twelve random depthwise cases: stride 1/2, same/valid, odd/even sizes, 1..16 channels, channel
+ * multiplier 1..2. `kernelSize(seed)` picks the filter size, so each kernel's test keeps its own mix.
+ */
+export function depthwiseCases(seedBase: number, seedStep: number, kernelSize: (seed: number) => number): ConvCase[] {
+  const cases: ConvCase[] = [];
+  for (let i = 0; i < 12; i++) {
+    const seed = seedBase + i * seedStep;
+    const k = kernelSize(seed);
+    const stride = (i % 2) + 1;
+    const pad = i % 4 < 2 ? 'same' : 'valid';
+    const h = seededInt(seed + 2, k, k + 9);
+    const w = seededInt(seed + 3, k, k + 9);
+    const channels = seededInt(seed + 4, 1, 16);
+    const multiplier = i % 3 === 2 ? 2 : 1;
+    const batch = seededInt(seed + 5, 1, 3);
+    cases.push({
+      xShape: [batch, h, w, channels],
+      wShape: [k, k, channels, multiplier],
+      conv: (x, f) => tf.depthwiseConv2d(x, f, stride, pad),
+      seed,
+    });
+  }
+  return cases;
+}
