@@ -90,6 +90,10 @@ describe('bnlab CLI', () => {
     expect(summaries[0].totalMeanShift).toBe(0);
     expect(summaries[1].totalMeanShift).toBeGreaterThan(0);
     expect(summaries[0].steps).toBe(summaries[1].steps);
+    // the dashboard regroups CLI comparisons from the same manifest it writes for its own
+    const manifests = path.join(work, 'checkpoints', '.dashboard', 'comparisons');
+    const [manifest] = fs.readdirSync(manifests).map((f) => JSON.parse(fs.readFileSync(path.join(manifests, f), 'utf8')));
+    expect(manifest.runIds).toEqual(summaries.map((s: { runId: string }) => s.runId));
   });
 
   it('a broken recipe names its field and exits 1 without a stack trace', async () => {
