@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/config.ts';
 import { makeDemoDataset } from '../server/demo/make-dataset.ts';
-import { fileModelHandler } from '../server/train/checkpoint.ts';
+import { diskHandler } from '../server/backbones/model-files.ts';
 import { snapshotBn } from '../server/stats/drift.ts';
 
 const run = promisify(execFile);
@@ -40,7 +40,7 @@ describe('bnlab CLI', () => {
     expect(summary.valAccuracy).toBeGreaterThanOrEqual(0);
     expect(stderr).toMatch(/backend wasm/);
     expect(stderr).toMatch(/epoch 1: train loss/);
-    const model = await tf.loadLayersModel(fileModelHandler(path.join(out, 'model.json')));
+    const model = await tf.loadLayersModel(diskHandler(path.join(out, 'model.json')));
     expect(model.outputs[0].shape).toEqual([null, 4]);
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')).toMatch(/"type":"bnStats"/);
 
@@ -59,7 +59,7 @@ describe('bnlab CLI', () => {
 
   it('inspect --json ranks every BN layer by name and recommends a policy', async () => {
     const report = JSON.parse((await bnlab('inspect', ...quick, '--json')).stdout);
-    const model = await tf.loadLayersModel(fileModelHandler(path.join(PROJECT_ROOT, 'server', 'demo', 'backbone', 'model.json')));
+    const model = await tf.loadLayersModel(diskHandler(path.join(PROJECT_ROOT, 'server', 'demo', 'backbone', 'model.json')));
     const bnNames = [...snapshotBn(model).keys()];
     expect(report.layers.map((l: { layer: string }) => l.layer).sort()).toEqual([...bnNames].sort());
     expect([...report.ranking].sort()).toEqual([...bnNames].sort());
@@ -71,8 +71,8 @@ describe('bnlab CLI', () => {
     const out = path.join(work, 'recalibrated');
     const result = JSON.parse((await bnlab('recalibrate', '--backbone', 'demo', '--data', data, '--out', out, '--json')).stdout);
     expect(result.images).toBe(72);
-    const before = await tf.loadLayersModel(fileModelHandler(path.join(PROJECT_ROOT, 'server', 'demo', 'backbone', 'model.json')));
-    const after = await tf.loadLayersModel(fileModelHandler(path.join(out, 'model.json')));
+    const before = await tf.loadLayersModel(diskHandler(path.join(PROJECT_ROOT, 'server', 'demo', 'backbone', 'model.json')));
+    const after = await tf.loadLayersModel(diskHandler(path.join(out, 'model.json')));
     const a = snapshotBn(before);
     const b = snapshotBn(after);
     for (const [name, state] of a) {

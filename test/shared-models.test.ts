@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.ts';
 import { selectBackend } from '../server/engine/backend.ts';
 import { parseRecipe, type RunEvent } from '../server/schema.ts';
-import { fileModelHandler, loadCheckpoint } from '../server/train/checkpoint.ts';
+import { diskHandler } from '../server/backbones/model-files.ts';
+import { loadCheckpoint } from '../server/train/checkpoint.ts';
 import { runTraining } from '../server/train/run.ts';
 
 const modelsDir = process.env.BNLAB_MODELS_DIR;
@@ -57,7 +58,7 @@ describe.skipIf(!available)('shared pretrained backbones on wasm', () => {
       expect(drift.layers.filter((l) => l.meanShift > 0)).toHaveLength(c.bnLayers);
       expect(summary.valAccuracy).toBeGreaterThanOrEqual(0);
 
-      const plain = await tf.loadLayersModel(fileModelHandler(path.join(summary.checkpointDir, 'model.json')));
+      const plain = await tf.loadLayersModel(diskHandler(path.join(summary.checkpointDir, 'model.json')));
       const { model: restored, meta } = await loadCheckpoint(summary.checkpointDir);
       expect(meta.inputSize).toBe(224);
       const x = tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 7);

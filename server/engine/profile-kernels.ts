@@ -10,9 +10,8 @@
  * (one run; slow: seconds per layer, several minutes in all), then the
  * median full training step of the given layers model on wasm, if asked.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { diskHandler } from '../backbones/model-files.ts';
 import { selectBackend } from './backend.ts';
 
 interface LayerShape {
@@ -81,28 +80,13 @@ async function timeKernel(backend: string, s: LayerShape, reps: number): Promise
   return times[Math.floor(times.length / 2)];
 }
 
-/** Loads a tfjs layers model from disk: model.json plus its shards concatenated in manifest order. */
-export async function loadLayersModelFromFile(modelJsonPath: string): Promise<tf.LayersModel> {
-  const json = JSON.parse(await readFile(modelJsonPath, 'utf8'));
-  const dir = path.dirname(modelJsonPath);
-  const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-  const buffers: Buffer[] = [];
-  for (const group of json.weightsManifest as tf.io.WeightsManifestConfig) {
-    weightSpecs.push(...group.weights);
-    for (const p of group.paths) buffers.push(await readFile(path.join(dir, p)));
-  }
-  const all = Buffer.concat(buffers);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadLayersModel({ load: async () => ({ modelTopology: json.modelTopology, weightSpecs, weightData }) });
-}
-
 /**
  * Median wall and process-CPU ms of full training steps (forward in training mode, backward, SGD
  * update of all weights). CPU time is the steadier figure on a shared machine (tfjs wasm runs on
  * one thread here, so CPU ms ≈ wall ms when the machine is otherwise idle).
  */
 async function timeTrainingStep(modelJsonPath: string, batch: number, steps: number): Promise<{ wallMs: number; cpuMs: number }> {
-  const model = await loadLayersModelFromFile(modelJsonPath);
+  const model = await tf.loadLayersModel(diskHandler(modelJsonPath));
   const [, h, w, c] = model.inputs[0].shape as number[];
   const classes = (model.outputs[0].shape as number[]).at(-1)!;
   const xs = tf.randomUniform([batch, h, w, c], -1, 1);

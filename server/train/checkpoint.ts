@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointMeta } from '../schema.ts';
+import { diskHandler } from '../backbones/model-files.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 
 interface ModelJson {
@@ -108,29 +109,6 @@ async function removeStaleBinaries(dir: string, keep: Set<string>) {
   }
 }
 
-/** IO handler reading a checkpoint (or any tfjs layers model folder) from disk. */
-export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
-  return {
-    load: async () => {
-      const json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;
-      const dir = path.dirname(modelJsonPath);
-      const buffers: ArrayBuffer[] = [];
-      for (const group of json.weightsManifest) {
-        for (const file of group.paths) {
-          const bytes = await fs.readFile(path.join(dir, file));
-          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-        }
-      }
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-        weightData: tf.io.CompositeArrayBuffer.join(buffers),
-        userDefinedMetadata: json.userDefinedMetadata as {},
-      };
-    },
-  };
-}
-
 export interface LoadedCheckpoint {
   model: tf.LayersModel;
   meta: CheckpointMeta;
@@ -158,7 +136,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   }
   const meta = json.userDefinedMetadata?.bnlab;
   if (!meta) throw new Error(`${modelJsonPath} is not a bnlab checkpoint (no userDefinedMetadata.bnlab)`);
-  const model = await tf.loadLayersModel(fileModelHandler(modelJsonPath));
+  const model = await tf.loadLayersModel(diskHandler(modelJsonPath));
   let optimizerState: NamedTensor[] | null = null;
   if (meta.optimizer) {
     const bytes = await fs.readFile(path.join(dir, meta.optimizer.path));

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { parseRecipe, type RecipeInput, type RunEvent } from '../schema.ts';
-import { fileModelHandler, loadCheckpoint, writeLayersModel } from './checkpoint.ts';
+import { diskHandler } from '../backbones/model-files.ts';
+import { loadCheckpoint, writeLayersModel } from './checkpoint.ts';
 import { runTraining } from './run.ts';
 import { selectBackend } from '../engine/backend.ts';
 
@@ -98,7 +99,7 @@ describe('training run end to end', () => {
     const metrics = fs.readFileSync(path.join(summary.checkpointDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(metrics.length).toBe(events.length);
 
-    const plain = await tf.loadLayersModel(fileModelHandler(path.join(summary.checkpointDir, 'model.json')));
+    const plain = await tf.loadLayersModel(diskHandler(path.join(summary.checkpointDir, 'model.json')));
     expect(plain.outputs[0].shape).toEqual([null, 2]);
     const { meta } = await loadCheckpoint(summary.checkpointDir);
     expect(meta.completed).toBe(true);
@@ -135,7 +136,7 @@ describe('training run end to end', () => {
   it('stops with a clear message when the loss is not finite, and writes no checkpoint of broken weights', async () => {
     // A backbone whose first kernel holds NaN: every forward pass, hence the loss, is NaN.
     const poisoned = path.join(work, 'poisoned');
-    const model = await tf.loadLayersModel(fileModelHandler(path.join(backboneDir, 'model.json')));
+    const model = await tf.loadLayersModel(diskHandler(path.join(backboneDir, 'model.json')));
     const conv = model.getLayer('conv0');
     const kernel = conv.getWeights()[0].arraySync() as number[][][][];
     kernel[0][0][0][0] = NaN;
