@@ -11,8 +11,6 @@ import { recipeFromFlags, parsePolicyFlag, type RecipeFlags } from './cli/recipe
 import { terminalListener } from './cli/progress.ts';
 import { PolicySpecSchema, type PolicySpec } from './schema.ts';
 import { formatComparison, runComparison } from './train/compare.ts';
-import { comparisonRunId } from './train/run-ids.ts';
-import { policyName } from './policies/resolve.ts';
 import { runTraining } from './train/run.ts';
 import { inspectRecipe } from './train/inspect-recipe.ts';
 import { recalibrateBackbone } from './train/recalibrate.ts';
@@ -75,17 +73,8 @@ recipeOptions(program.command('compare').description('train several policies on 
     });
     const comparisonId = runId('compare');
     // the same manifest the dashboard writes, so it lists this comparison as one group
-    const { writeComparisonManifest } = await import('./web/run-history.ts');
-    await writeComparisonManifest(config.checkpointsDir, {
-      format: 'bnlab-dashboard-comparison@1',
-      comparisonId,
-      name: recipe.name ?? `${policies.map(policyName).join(' vs ')} on ${path.basename(recipe.data)}`,
-      createdAt: new Date().toISOString(),
-      recipe,
-      policySpecs: policies,
-      policies: policies.map(policyName),
-      runIds: policies.map((p) => comparisonRunId(comparisonId, p)),
-    });
+    const { comparisonManifest, writeComparisonManifest } = await import('./web/run-history.ts');
+    await writeComparisonManifest(config.checkpointsDir, comparisonManifest(comparisonId, recipe, policies, new Date().toISOString()));
     const summaries = await runComparison(recipe, policies, { comparisonId, config, onEvent: terminalListener(), backend: flags.backend });
     if (flags.json) console.log(JSON.stringify(summaries, null, 2));
     else console.log(`\n${formatComparison(summaries)}`);

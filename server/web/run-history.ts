@@ -9,7 +9,9 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
+import { policyName } from '../policies/resolve.ts';
 import type { CheckpointMeta, PolicySpec, Recipe, RunEvent } from '../schema.ts';
+import { comparisonRunId } from '../train/run-ids.ts';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const CHECKPOINT_META_FILE = 'checkpoint.json';
@@ -32,6 +34,21 @@ export interface ComparisonManifest {
   policies: string[];
   /** run ids in the order the comparison ran them */
   runIds: string[];
+}
+
+/** The manifest of a comparison, written by the dashboard queue and by `bnlab compare` alike. */
+export function comparisonManifest(comparisonId: string, recipe: Recipe, policySpecs: PolicySpec[], createdAt: string, name?: string): ComparisonManifest {
+  const policies = policySpecs.map(policyName);
+  return {
+    format: 'bnlab-dashboard-comparison@1',
+    comparisonId,
+    name: name ?? recipe.name ?? `${policies.join(' vs ')} on ${path.basename(recipe.data)}`,
+    createdAt,
+    recipe,
+    policySpecs,
+    policies,
+    runIds: policySpecs.map((p) => comparisonRunId(comparisonId, p)),
+  };
 }
 
 const EVENT_TYPES = new Set(['runStarted', 'stepEnd', 'bnStats', 'epochEnd', 'log', 'checkpoint', 'runFinished']);

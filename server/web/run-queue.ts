@@ -17,7 +17,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BnlabConfig } from '../config.ts';
 import { policyName } from '../policies/resolve.ts';
-import { comparisonRunId } from '../train/run-ids.ts';
 import type { PolicySpec, Recipe, RunEvent } from '../schema.ts';
 import type { EventLogLimits } from './event-log.ts';
 import { Job } from './job.ts';
@@ -26,8 +25,8 @@ import {
   readComparisonManifests,
   readMetricsFile,
   scanCheckpoints,
+  comparisonManifest,
   writeComparisonManifest,
-  type ComparisonManifest,
 } from './run-history.ts';
 import type { ChildMessage, ParentMessage, WorkerJob } from './worker-protocol.ts';
 
@@ -141,26 +140,18 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     const duplicate = policies.find((p, i) => policies.indexOf(p) !== i);
     if (duplicate) throw new DuplicatePolicyError(duplicate);
     const id = this.newId('cmp');
+    const manifest = comparisonManifest(id, recipe, policySpecs, new Date().toISOString());
     const job = new Job({
       id,
       kind: 'comparison',
-      name: recipe.name ?? `${policies.join(' vs ')} on ${path.basename(recipe.data)}`,
+      name: manifest.name,
+      createdAt: manifest.createdAt,
       recipe,
       policySpecs,
       policies,
       limits: this.limits,
     });
-    for (const policy of policies) this.expectRun(job, comparisonRunId(id, policy), policy);
-    const manifest: ComparisonManifest = {
-      format: 'bnlab-dashboard-comparison@1',
-      comparisonId: id,
-      name: job.name,
-      createdAt: job.createdAt,
-      recipe,
-      policySpecs,
-      policies,
-      runIds: policies.map((p) => comparisonRunId(id, p)),
-    };
+    manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, policies[i]));
     await writeComparisonManifest(this.config.checkpointsDir, manifest);
     return this.enqueue(job);
   }
