@@ -15,11 +15,11 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bnlab-run-'));
 const config = { ...loadConfig(), checkpointsDir: path.join(work, 'checkpoints') };
 
 /** A small conv/BN backbone with a classifier, saved as a tfjs layers model folder. */
-async function writeTinyBackbone(dir: string) {
+async function writeTinyBackbone(dir: string, opts: { biasBeforeBn?: boolean } = {}) {
   const input = tf.input({ shape: [16, 16, 3] });
   let x = input;
   [8, 12].forEach((filters, i) => {
-    x = tf.layers.conv2d({ name: `conv${i}`, filters, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: i }) }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({ name: `conv${i}`, filters, kernelSize: 3, strides: 2, padding: 'same', useBias: opts.biasBeforeBn === true && i === 0, kernelInitializer: tf.initializers.heNormal({ seed: i }) }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.batchNormalization({ name: `bn${i}`, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ name: `relu${i}` }).apply(x) as tf.SymbolicTensor;
   });
@@ -105,6 +105,16 @@ describe('training run end to end', () => {
     expect(meta.completed).toBe(true);
     expect(meta.classes).toEqual(['cool', 'warm']);
     expect(fs.readdirSync(summary.checkpointDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('reports a conv bias feeding BN before the run starts and keeps that warning in metrics.jsonl', async () => {
+    const biased = path.join(work, 'biased');
+    await writeTinyBackbone(biased, { biasBeforeBn: true });
+    const { summary, events } = await train('biased', { backbone: biased, epochs: 1 });
+    const warning = events.find((e) => e.type === 'log' && e.code === 'lint');
+    expect(warning?.type === 'log' && warning.message).toMatch(/layer 'conv0' has a bias feeding straight into BatchNorm 'bn0'/);
+    const lines = fs.readFileSync(path.join(summary.checkpointDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l))).toEqual(JSON.parse(JSON.stringify(events)));
   });
 
   it('freeze-all leaves every BN running statistic exactly at its pretrained value', async () => {

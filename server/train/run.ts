@@ -18,7 +18,7 @@ import { bnEpsilons, driftAll, kerasMomentum, snapshotBn } from '../stats/drift.
 import { recalibrateBatchNorm } from '../stats/population.ts';
 import { loadCheckpoint, restoreOptimizerScalars, saveCheckpoint } from './checkpoint.ts';
 import { crossEntropy, evaluate } from './evaluate.ts';
-import { imageTensors, prepareExperiment, toImageTensor, type Experiment } from './experiment.ts';
+import { imageTensors, prepareExperiment, toImageTensor } from './experiment.ts';
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { planBatches } from './batch-guard.ts';
 import { acquireRunLock } from './run-lock.ts';
@@ -44,6 +44,9 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
   const outDir = opts.outDir ?? path.join(opts.config.checkpointsDir, runId);
   const lock = acquireRunLock(outDir, runId);
   const metricsFile = path.join(outDir, 'metrics.jsonl');
+  // A fresh run (or a resume with no checkpoint yet, e.g. killed before its first one) starts an
+  // empty history before its first event; a real resume trims the old one once its step is known.
+  if (!opts.resume || !fs.existsSync(path.join(outDir, 'model.json'))) fs.writeFileSync(metricsFile, '');
   const emit = (event: RunEvent) => {
     fs.appendFileSync(metricsFile, `${JSON.stringify(event)}\n`);
     opts.onEvent(event);
@@ -90,9 +93,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         step = resumed.step;
         truncateMetrics(metricsFile, step);
         log('info', `resumed from checkpoint at epoch ${resumed.epoch + 1}, step ${step}`, 'resume');
-      } else fs.writeFileSync(metricsFile, ''); // nothing to resume: drop the events of an attempt killed before its first checkpoint
-    } else {
-      fs.writeFileSync(metricsFile, '');
+      }
     }
 
     emit({
@@ -297,4 +298,3 @@ function truncateMetrics(file: string, step: number) {
   fs.writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
 }
 
-export type { Experiment };
