@@ -116,16 +116,6 @@ export interface LoadedCheckpoint {
   optimizerScalars?: Record<string, number>;
 }
 
-export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | null> {
-  try {
-    const json = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as ModelJson;
-    return json.userDefinedMetadata?.bnlab ?? null;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`checkpoint ${dir} is unreadable: ${(error as Error).message}`);
-  }
-}
-
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const modelJsonPath = path.join(dir, 'model.json');
   let json: ModelJson;
