@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchNormLayers } from '../server/backbones/layers.ts';
+import { batchNormLayers } from '../server/model/layers.ts';
 import { buildMobileNetV1, MOBILENET_V1_CUT_LAYER } from './mobilenet-v1.ts';
 
 beforeAll(async () => {

@@ -312,7 +312,7 @@ export function renderSection(run: BenchRun): string {
     '',
     '### Median ms per image',
     '',
-    'Training regimes run bnlab\'s `trainStep` (server/train/run.ts) with Adam; inference is `model.predict`. ' +
+    'Training regimes run bnlab\'s `trainStep` (server/train/step.ts) with Adam; inference is `model.predict`. ' +
       'Peak RSS and wasm heap are process peaks up to that regime (one process per model and backend; regimes run in the order shown).',
     '',
     timesTable(run),

@@ -7,20 +7,16 @@
  *   node --import tsx bench/worker.ts --model <id> --backend <wasm|cpu|tensorflow> --regimes a,b \
  *     [--warmup N --iterations N --min-iterations N --budget-ms N]
  *
- * Training steps call server/train/run.ts `trainStep`, the function `bnlab train` runs, and wait
+ * Training steps call server/train/step.ts `trainStep`, the function `bnlab train` runs, and wait
  * for its [loss, hits, outputSum] download, as the training loop does.
  */
 import * as tf from '@tensorflow/tfjs';
 import { buildClassifier } from '../server/backbones/head.ts';
 import { selectBackend } from '../server/engine/backend.ts';
-import { useLeanTraining } from '../server/engine/lean-training.ts';
-import { applyPlan } from '../server/policies/apply.ts';
-import { BnController } from '../server/policies/bn-mode.ts';
-import { describeLayers } from '../server/policies/plan.ts';
-import { resolvePolicy } from '../server/policies/resolve.ts';
 import { bnEpsilons, driftAll, snapshotBn } from '../server/stats/drift.ts';
 import { createOptimizer } from '../server/train/optimizer.ts';
-import { trainStep } from '../server/train/run.ts';
+import { applyPolicy, makeTrainable } from '../server/train/prepare.ts';
+import { trainStep } from '../server/train/step.ts';
 import { findBenchModel, INFERENCE_BATCH, loadBenchBackbone } from './models.ts';
 import { writeResultLine } from './result-line.ts';
 import { median, repeat, type RepeatPolicy } from './timing.ts';
@@ -136,9 +132,7 @@ async function main(): Promise<WorkerResult> {
 
   const { backbone, note } = await loadBenchBackbone(spec);
   const { model, headLayerNames } = buildClassifier(backbone, spec.numClasses, { hidden: [], dropout: 0 }, 0);
-  const bn = new BnController(model);
-  useLeanTraining(model); // exactly what runTraining does, so the bench measures what users run
-  const layers = describeLayers(model, headLayerNames);
+  const trainable = makeTrainable(model, headLayerNames); // the set-up runTraining uses, so the bench measures what users run
   const size = spec.inputSize;
   const results: RegimeResult[] = [];
   let broken: string | null = null;
@@ -166,7 +160,7 @@ async function main(): Promise<WorkerResult> {
         result = { msPerImage: times, medianMsPerImage: median(times) };
       } else {
         const planName = regime === 'drift' ? 'train-bn' : regime;
-        const variables = applyPlan(model, resolvePolicy(planName, layers), bn, null);
+        const { variables } = applyPolicy(trainable, planName);
         const optimizer = createOptimizer({ type: 'adam', lr: 1e-3, momentum: 0.9, schedule: 'constant', stepEvery: 1 });
         const step = async () => {
           const out = trainStep(model, optimizer, variables, data.images, data.labels, batch, size, spec.numClasses);
@@ -191,12 +185,12 @@ async function main(): Promise<WorkerResult> {
           const readouts: number[] = [];
           let pair = 0;
           const timedStep = async (capture: boolean) => {
-            bn.setCapture(capture);
+            trainable.bn.setCapture(capture);
             const start = performance.now();
             await step();
             if (capture) {
               const readStart = performance.now();
-              const means = await bn.takeBatchMeans();
+              const means = await trainable.bn.takeBatchMeans();
               driftAll(snapshotBn(model), reference, epsilons, means);
               readouts.push(performance.now() - readStart);
             }
@@ -208,7 +202,7 @@ async function main(): Promise<WorkerResult> {
             const captureFirst = pair++ % 2 === 1;
             return (await timedStep(captureFirst)) + (await timedStep(!captureFirst));
           });
-          bn.setCapture(false);
+          trainable.bn.setCapture(false);
           const n = pairs.length; // the last n of each list are the timed (non-warmup) ones
           const on = captured.slice(-n);
           const off = plain.slice(-n);

@@ -6,36 +6,26 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from './config.ts';
-import { selectBackend } from './engine/backend.ts';
-import { recipeFromFlags, parsePolicyFlag, type RecipeFlags } from './cli/recipe-args.ts';
+import { BACKEND_NAMES, selectBackend } from './engine/backend.ts';
+import { addRecipeOptions, parsePolicyFlag, recipeFromFlags, type RecipeFlags } from './cli/recipe-args.ts';
+import { timestampRunId } from './runs/run-ids.ts';
 import { terminalListener } from './cli/progress.ts';
-import { PolicySpecSchema, type PolicySpec } from './schema.ts';
-import { formatComparison, runComparison } from './train/compare.ts';
-import { runTraining } from './train/run.ts';
-import { inspectRecipe } from './train/inspect-recipe.ts';
-import { recalibrateBackbone } from './train/recalibrate.ts';
-import { predictFiles } from './train/predict.ts';
-import { exportCheckpoint } from './train/export.ts';
+import { PolicySpecSchema, type PolicySpec } from './schema/recipe.ts';
+import { formatComparison, runComparison } from './commands/compare.ts';
+import { runTraining } from './train/loop.ts';
+import { inspectRecipe } from './commands/inspect.ts';
+import { recalibrateBackbone } from './commands/recalibrate.ts';
+import { predictFiles } from './commands/predict.ts';
+import { exportCheckpoint } from './commands/export.ts';
 
 const config = loadConfig();
 const program = new Command('bnlab').description('Fine-tune pretrained image backbones with BatchNorm handled on purpose.').showHelpAfterError();
 
+/** `--backend`, offered on every command that computes */
+const backendOption = () => new Option('--backend <name>', 'tensor backend (default BNLAB_BACKEND or wasm)').choices(BACKEND_NAMES);
+
 function recipeOptions(command: Command): Command {
-  return command
-    .option('--recipe <file>', 'recipe JSON (flags override its fields); default recipes/demo.json')
-    .option('--backbone <name|path|url>', 'registry name, model.json path or folder, or URL')
-    .option('--data <folder>', 'image folder: root/<class>/* or root/{train,val}/<class>/*')
-    .option('--policy <name>', 'freeze-all | train-bn | bn-stats-only | adabn | full | unfreeze-last:<n> | rules.json')
-    .option('--epochs <n>')
-    .option('--batch-size <n>')
-    .option('--lr <rate>')
-    .addOption(new Option('--optimizer <type>').choices(['adam', 'sgd']))
-    .option('--seed <n>')
-    .option('--max-steps <n>', 'cap on steps per epoch (quick checks)')
-    .option('--precise-bn', 'recompute BN population statistics after training')
-    .option('--bn-momentum-keras <m>', 'override BN momentum, Keras convention (weight of the old value, e.g. 0.99)')
-    .option('--bn-momentum-pytorch <m>', 'override BN momentum, PyTorch convention (weight of the new value, e.g. 0.1)')
-    .addOption(new Option('--backend <name>', 'tensor backend').choices(['wasm', 'cpu', 'tensorflow']));
+  return addRecipeOptions(command).addOption(backendOption());
 }
 
 async function withDemoData<T extends RecipeFlags>(flags: T): Promise<T> {
@@ -47,8 +37,6 @@ async function withDemoData<T extends RecipeFlags>(flags: T): Promise<T> {
   return flags;
 }
 
-const runId = (prefix: string) => `${prefix}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
-
 recipeOptions(program.command('train').description('fine-tune a backbone on an image folder with one policy'))
   .option('--out <dir>', 'checkpoint folder (default checkpoints/<run>)')
   .option('--run <id>', 'run id (default train-<time>)')
@@ -56,7 +44,7 @@ recipeOptions(program.command('train').description('fine-tune a backbone on an i
   .option('--json', 'print the run summary as JSON')
   .action(async (flags) => {
     const recipe = recipeFromFlags(await withDemoData(flags));
-    const id = flags.run ?? (flags.out ? path.basename(path.resolve(flags.out)) : runId('train'));
+    const id = flags.run ?? (flags.out ? path.basename(path.resolve(flags.out)) : timestampRunId('train'));
     const summary = await runTraining(recipe, { runId: id, config, onEvent: terminalListener(), resume: flags.resume, backend: flags.backend, outDir: flags.out });
     if (flags.json) console.log(JSON.stringify(summary, null, 2));
   });
@@ -71,9 +59,9 @@ recipeOptions(program.command('compare').description('train several policies on 
       if (!parsed.success) throw new Error(`--policies: '${p}': ${parsed.error.issues[0].message}`);
       return parsed.data as PolicySpec;
     });
-    const comparisonId = runId('compare');
+    const comparisonId = timestampRunId('compare');
     // the same manifest the dashboard writes, so it lists this comparison as one group
-    const { comparisonManifest, writeComparisonManifest } = await import('./web/run-history.ts');
+    const { comparisonManifest, writeComparisonManifest } = await import('./runs/history.ts');
     await writeComparisonManifest(config.checkpointsDir, comparisonManifest(comparisonId, recipe, policies, new Date().toISOString()));
     const summaries = await runComparison(recipe, policies, { comparisonId, config, onEvent: terminalListener(), backend: flags.backend });
     if (flags.json) console.log(JSON.stringify(summaries, null, 2));
@@ -111,7 +99,7 @@ program
   .requiredOption('--out <dir>')
   .option('--batch-size <n>', 'images per forward pass', '32')
   .option('--json', 'print per-layer changes as JSON')
-  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
+  .addOption(backendOption())
   .action(async (flags) => {
     const result = await recalibrateBackbone(
       {
@@ -136,7 +124,7 @@ program
   .argument('<inputs...>', 'image files or folders')
   .option('--top <k>', 'classes per image', '3')
   .option('--json', 'print predictions as JSON')
-  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
+  .addOption(backendOption())
   .action(async (inputs: string[], flags) => {
     await selectBackend(flags.backend ?? config.backend);
     const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top));
@@ -153,7 +141,7 @@ program
   .description('write a checkpoint as a plain tfjs layers model (model.json + weights.bin + labels.json)')
   .requiredOption('--checkpoint <dir>')
   .requiredOption('--out <dir>')
-  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
+  .addOption(backendOption())
   .action(async (flags) => {
     await selectBackend(flags.backend ?? config.backend);
     const out = await exportCheckpoint(flags.checkpoint, path.resolve(flags.out));

@@ -9,17 +9,15 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BnlabConfig } from './schema/config.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export interface BnlabConfig {
-  modelsDir: string | null;
-  dataRoots: string[];
-  cacheDir: string;
-  checkpointsDir: string;
-  demoDataDir: string;
-  backend: string | null;
-}
+/** The recipe commands and the dashboard's demo use when given none: embedded backbone, generated data. */
+export const DEMO_RECIPE_FILE = path.join(PROJECT_ROOT, 'recipes', 'demo.json');
+
+export type { BnlabConfig };
+
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BnlabConfig {
   const demoDataDir = path.join(PROJECT_ROOT, 'data', 'demo');

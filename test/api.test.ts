@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, postJson, scriptedRecipe, startTestServer, type RunningServer } from './helpers/test-server.ts';
+import { getJson, postJson, scriptedRecipe, startTestServer, type RunningServer } from './support/test-server.ts';
 
 let running: RunningServer;
 let url: string;

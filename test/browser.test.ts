@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, PROJECT_ROOT } from '../server/config.ts';
 import { createServer, type BnlabServer } from '../server/web/app.ts';
 import { ensureClientBuilt } from '../server/web/client-build.ts';
-import { chromiumAvailable, CHROMIUM_PATH, launchChromium } from './helpers/chromium.ts';
+import { chromiumAvailable, CHROMIUM_PATH, launchChromium } from './support/chromium.ts';
 
 const OUTPUT_DIR = path.join(PROJECT_ROOT, 'test-output');
 const haveChromium = chromiumAvailable();

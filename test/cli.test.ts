@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../server/config.ts';
 import { makeDemoDataset } from '../server/demo/make-dataset.ts';
 import { diskHandler } from '../server/backbones/model-files.ts';
+import { DEMO_BACKBONE_DIR } from '../server/backbones/registry.ts';
 import { snapshotBn } from '../server/stats/drift.ts';
 
 const run = promisify(execFile);
@@ -59,7 +60,7 @@ describe('bnlab CLI', () => {
 
   it('inspect --json ranks every BN layer by name and recommends a policy', async () => {
     const report = JSON.parse((await bnlab('inspect', ...quick, '--json')).stdout);
-    const model = await tf.loadLayersModel(diskHandler(path.join(PROJECT_ROOT, 'server', 'demo', 'backbone', 'model.json')));
+    const model = await tf.loadLayersModel(diskHandler(path.join(DEMO_BACKBONE_DIR, 'model.json')));
     const bnNames = [...snapshotBn(model).keys()];
     expect(report.layers.map((l: { layer: string }) => l.layer).sort()).toEqual([...bnNames].sort());
     expect([...report.ranking].sort()).toEqual([...bnNames].sort());
@@ -71,7 +72,7 @@ describe('bnlab CLI', () => {
     const out = path.join(work, 'recalibrated');
     const result = JSON.parse((await bnlab('recalibrate', '--backbone', 'demo', '--data', data, '--out', out, '--json')).stdout);
     expect(result.images).toBe(72);
-    const before = await tf.loadLayersModel(diskHandler(path.join(PROJECT_ROOT, 'server', 'demo', 'backbone', 'model.json')));
+    const before = await tf.loadLayersModel(diskHandler(path.join(DEMO_BACKBONE_DIR, 'model.json')));
     const after = await tf.loadLayersModel(diskHandler(path.join(out, 'model.json')));
     const a = snapshotBn(before);
     const b = snapshotBn(after);

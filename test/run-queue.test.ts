@@ -13,7 +13,7 @@ import {
   waitFor,
   waitForJob,
   type RunningServer,
-} from './helpers/test-server.ts';
+} from './support/test-server.ts';
 
 const servers: RunningServer[] = [];
 afterEach(async () => {

@@ -10,10 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.ts';
 import { selectBackend } from '../server/engine/backend.ts';
-import { parseRecipe, type RunEvent } from '../server/schema.ts';
+import { type RunEvent } from '../server/schema/events.ts';
+import { parseRecipe } from '../server/schema/recipe.ts';
 import { diskHandler } from '../server/backbones/model-files.ts';
 import { loadCheckpoint } from '../server/train/checkpoint.ts';
-import { runTraining } from '../server/train/run.ts';
+import { runTraining } from '../server/train/loop.ts';
 
 const modelsDir = process.env.BNLAB_MODELS_DIR;
 const sharedData = process.env.BNLAB_SHARED_DATA;

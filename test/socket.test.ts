@@ -7,8 +7,9 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type BnlabServer } from '../server/web/app.ts';
 import { UnsafeBindingError } from '../server/web/security.ts';
-import type { EventEnvelope, EventsMessage } from '../server/web/protocol.ts';
-import { getJson, makeTestEnvironment, postJson, scriptedRecipe, startTestServer, waitFor, waitForJob, type RunningServer } from './helpers/test-server.ts';
+import type { EventEnvelope } from '../server/schema/api.ts';
+import type { EventsMessage } from '../server/schema/socket.ts';
+import { getJson, makeTestEnvironment, postJson, scriptedRecipe, startTestServer, waitFor, waitForJob, type RunningServer } from './support/test-server.ts';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -3,7 +3,7 @@
  * the page is opened as `/?token=...`; the token is kept for this tab and sent as a Bearer header
  * and in the socket handshake.
  */
-import type { ErrorBody, FieldError } from '../../server/web/protocol.ts';
+import type { ErrorBody, FieldError } from '../../server/schema/api.ts';
 
 const TOKEN_KEY = 'bnlab-token';
 

@@ -4,8 +4,8 @@
  * the wait, and no event is applied twice.
  */
 import { io, type Socket } from 'socket.io-client';
-import type { EventEnvelope, EventsMessage, JobSummary } from '../../server/web/protocol.ts';
-import { SOCKET_MESSAGES } from '../../server/web/protocol.ts';
+import type { EventEnvelope, JobSummary } from '../../server/schema/api.ts';
+import { SOCKET_MESSAGES, type ClientToServerEvents, type ServerToClientEvents } from '../../server/schema/socket.ts';
 import { authToken } from './api.ts';
 
 interface Watcher {
@@ -14,7 +14,7 @@ interface Watcher {
 }
 
 export class LiveConnection {
-  private readonly socket: Socket;
+  private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly jobListeners = new Set<(summary: JobSummary) => void>();
 
@@ -26,7 +26,7 @@ export class LiveConnection {
     });
     this.socket.on('disconnect', (reason) => this.onState('disconnected', reason));
     this.socket.on('connect_error', (error) => this.onState('disconnected', error.message));
-    this.socket.on(SOCKET_MESSAGES.events, (message: EventsMessage) => {
+    this.socket.on(SOCKET_MESSAGES.events, (message) => {
       for (const watcher of this.watchers.get(message.jobId) ?? []) {
         const fresh = message.events.filter((e) => e.seq > watcher.lastSeq);
         if (!fresh.length) continue;
@@ -34,10 +34,10 @@ export class LiveConnection {
         watcher.onEvents(fresh);
       }
     });
-    this.socket.on(SOCKET_MESSAGES.job, (summary: JobSummary) => {
+    this.socket.on(SOCKET_MESSAGES.job, (summary) => {
       for (const listener of this.jobListeners) listener(summary);
     });
-    this.socket.on(SOCKET_MESSAGES.error, (message: { error: string }) => console.warn('[bnlab]', message.error));
+    this.socket.on(SOCKET_MESSAGES.error, (message) => console.warn('[bnlab]', message.error));
   }
 
   private subscribe(jobId: string, watchers: Set<Watcher>): void {

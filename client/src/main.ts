@@ -1,6 +1,6 @@
 /** Dashboard entry: a hash router over four views and one socket connection. */
 import './charts/setup.ts';
-import type { JobDetail } from '../../server/web/protocol.ts';
+import type { JobDetail } from '../../server/schema/api.ts';
 import { api } from './api.ts';
 import { h } from './dom.ts';
 import { LiveConnection } from './live.ts';

@@ -2,16 +2,9 @@
  * Run events folded into series the charts read: per-step loss/accuracy, per-epoch train/val,
  * per-snapshot BN drift by layer. Pure data (no DOM), so it can be tested in Node.
  */
-import type {
-  BnLayerDrift,
-  EpochEndEvent,
-  LogEvent,
-  RunEvent,
-  RunFinishedEvent,
-  RunStartedEvent,
-} from '../../server/schema.ts';
+import type { BnLayerDrift, EpochEndEvent, LogEvent, RunEvent, RunFinishedEvent, RunStartedEvent } from '../../server/schema/events.ts';
 
-/** Drift measures a chart can show; see BnLayerDrift in server/schema.ts for the formulas. */
+/** Drift measures a chart can show; see BnLayerDrift in server/schema/events.ts for the formulas. */
 export const DRIFT_METRICS = {
   meanShift: 'mean shift  mean_c |μ−μ₀| / √(σ₀²+ε)',
   logVarRatio: 'log-variance ratio  mean_c |log(σ²/σ₀²)|',

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findLayer, guessCutLayer } from './cut-layer.ts';
-import { tinyBnModel, tinyDenseModel } from './test-fixtures.ts';
+import { tinyBnModel, tinyDenseModel } from '../../test/support/backbone-fixtures.ts';
 
 type ST = tf.SymbolicTensor;
 

@@ -4,7 +4,7 @@
  * that layer for models that come without a registry entry.
  */
 import * as tf from '@tensorflow/tfjs';
-import { isContainer } from './layers.ts';
+import { isContainer } from '../model/layers.ts';
 
 type Layer = tf.layers.Layer;
 type SymbolicTensor = tf.SymbolicTensor;

@@ -7,7 +7,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { BackboneError } from './errors.ts';
-import { MODEL_JSON, checkSha256, checkShardSizes, parseModelJson, sha256Hex, weightFiles } from './model-files.ts';
+import { MODEL_JSON } from '../model/format.ts';
+import { checkSha256, checkShardSizes, parseModelJson, sha256Hex, weightFiles } from './model-files.ts';
 import { SOURCE_FILE } from './registry.ts';
 
 export interface DownloadOptions {

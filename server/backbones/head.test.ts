@@ -4,7 +4,7 @@ import { loadConfig } from '../config.ts';
 import { buildClassifier, headPrefix } from './head.ts';
 import { loadBackbone, type LoadedBackbone } from './load.ts';
 import type { BackboneEntry } from './registry.ts';
-import { tinyBnModel } from './test-fixtures.ts';
+import { tinyBnModel } from '../../test/support/backbone-fixtures.ts';
 
 const MODELS_DIR = process.env.BNLAB_MODELS_DIR;
 

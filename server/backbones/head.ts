@@ -5,7 +5,7 @@
  * copied, and what a policy freezes or a BN layer learns is seen by every model built here.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { HeadConfig } from '../schema.ts';
+import type { HeadConfig } from '../schema/recipe.ts';
 import { allLayerNames, findLayer, outputIn } from './cut-layer.ts';
 import type { LoadedBackbone } from './load.ts';
 

@@ -7,11 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type BnlabConfig } from '../config.ts';
 import { BackboneError } from './errors.ts';
-import { batchNormLayers, leafLayers } from './layers.ts';
+import { batchNormLayers, leafLayers } from '../model/layers.ts';
 import { loadBackbone, urlCacheDir } from './load.ts';
 import { sha256Hex } from './model-files.ts';
 import { DEMO_BACKBONE_DIR, SOURCE_FILE, type BackboneEntry } from './registry.ts';
-import { tempDir, tinyBnModel, tinyDenseModel, writeModelFolder } from './test-fixtures.ts';
+import { tempDir, tinyBnModel, tinyDenseModel, writeModelFolder } from '../../test/support/backbone-fixtures.ts';
 
 const MODELS_DIR = process.env.BNLAB_MODELS_DIR;
 

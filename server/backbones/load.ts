@@ -15,8 +15,9 @@ import type { BnlabConfig } from '../config.ts';
 import { findLayer, guessCutLayer, layersWithContainers } from './cut-layer.ts';
 import { downloadModel } from './download.ts';
 import { BackboneError } from './errors.ts';
-import { batchNormLayers, isContainer } from './layers.ts';
-import { MODEL_JSON, checkSha256, memoryHandler, readModelFolder } from './model-files.ts';
+import { batchNormLayers, isContainer } from '../model/layers.ts';
+import { MODEL_JSON } from '../model/format.ts';
+import { checkSha256, memoryHandler, readModelFolder } from './model-files.ts';
 import {
   type BackboneEntry,
   type BackboneLocation,

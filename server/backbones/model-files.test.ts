@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BackboneError } from './errors.ts';
 import { diskHandler, groupByteLength, parseModelJson, readModelFolder } from './model-files.ts';
-import { tempDir, tinyBnModel, writeModelFolder } from './test-fixtures.ts';
+import { tempDir, tinyBnModel, writeModelFolder } from '../../test/support/backbone-fixtures.ts';
 
 async function expectBackboneError(promise: Promise<unknown>, code: string, ...fragments: string[]): Promise<BackboneError> {
   const err = await promise.then(

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { BackboneError } from './errors.ts';
 
-export const MODEL_JSON = 'model.json';
+import { MODEL_JSON } from '../model/format.ts';
 
 export interface WeightSpec {
   name: string;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { SOURCE_FILE, backboneRegistry, demoEntry, findBackboneEntry, listBackbones } from './registry.ts';
-import { tempDir } from './test-fixtures.ts';
+import { tempDir } from '../../test/support/backbone-fixtures.ts';
 
 const MODELS_DIR = process.env.BNLAB_MODELS_DIR;
 

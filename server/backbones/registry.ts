@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT, type BnlabConfig } from '../config.ts';
-import type { Preprocessing } from '../schema.ts';
+import type { Preprocessing } from '../schema/recipe.ts';
 
 export interface BackboneEntry {
   name: string;
@@ -58,7 +58,7 @@ export function readSidecar(dir: string): BackboneSidecar | null {
   return parsed.data;
 }
 
-export const DEMO_BACKBONE_DIR = path.join(PROJECT_ROOT, 'server', 'demo', 'backbone');
+export const DEMO_BACKBONE_DIR = path.join(PROJECT_ROOT, 'assets', 'demo-backbone');
 
 /**
  * sha256 of Google's published MobileNet v1 0.25/224 files. Taken from the shared copy's

@@ -3,7 +3,7 @@
  * plain line every tenth of the run; epoch results, warnings and the outcome as lines on stderr.
  */
 import cliProgress from 'cli-progress';
-import type { RunEvent } from '../schema.ts';
+import type { RunEvent } from '../schema/events.ts';
 
 export function terminalListener(stream: NodeJS.WriteStream = process.stderr) {
   const interactive = Boolean(stream.isTTY);

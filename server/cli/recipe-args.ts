@@ -1,26 +1,73 @@
-/** Build a validated recipe from an optional recipe file and command-line flags (flags win). */
+/**
+ * Recipe flags: one table, each flag typed against the recipe field it overrides (`RecipePath`
+ * only admits real fields), registered on every recipe command and applied by the same entry.
+ * Numbers are parsed when commander reads the flag, so `--bn-momentum-keras banana` is refused
+ * naming the flag before anything runs.
+ */
 import fs from 'node:fs';
-import path from 'node:path';
-import { PROJECT_ROOT } from '../config.ts';
-import { parseRecipe, type Recipe, type RecipeInput } from '../schema.ts';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEMO_RECIPE_FILE } from '../config.ts';
+import { POLICY_USAGE } from '../schema/policy-names.ts';
+import { parseRecipe, type Recipe, type RecipeInput } from '../schema/recipe.ts';
 
-export interface RecipeFlags {
-  recipe?: string;
-  backbone?: string;
-  data?: string;
-  policy?: string;
-  epochs?: string;
-  batchSize?: string;
-  lr?: string;
-  optimizer?: string;
-  seed?: string;
-  preciseBn?: boolean;
-  momentumKeras?: string;
-  momentumPytorch?: string;
-  maxSteps?: string;
+type Defined<T> = Exclude<T, undefined>;
+/** 'epochs', 'optimizer.lr', 'bnMomentum.keras', …: the recipe's fields, one level into objects. */
+export type RecipePath = {
+  [K in keyof RecipeInput & string]: Defined<RecipeInput[K]> extends infer V
+    ? V extends readonly unknown[] ? K
+    : V extends object ? K | { [J in keyof (V extends unknown ? V : never) & string]: `${K}.${J}` }[keyof (V extends unknown ? V : never) & string]
+    : K
+    : never;
+}[keyof RecipeInput & string];
+
+type FlagValue = 'string' | 'number' | 'policy' | 'switch';
+
+interface RecipeFlag {
+  flags: string;
+  field: RecipePath;
+  value: FlagValue;
+  help: string;
+  choices?: readonly string[];
+  /** flags that set the same field another way */
+  conflicts?: string;
 }
 
-export const DEMO_RECIPE = path.join(PROJECT_ROOT, 'recipes', 'demo.json');
+export const RECIPE_FLAGS: readonly RecipeFlag[] = [
+  { flags: '--backbone <name|path|url>', field: 'backbone', value: 'string', help: 'registry name, model.json path or folder, or URL' },
+  { flags: '--data <folder>', field: 'data', value: 'string', help: 'image folder: root/<class>/* or root/{train,val}/<class>/*' },
+  { flags: '--policy <name>', field: 'policy', value: 'policy', help: `${POLICY_USAGE.replace(', or { "rules": [...] }', '')}, or rules.json` },
+  { flags: '--epochs <n>', field: 'epochs', value: 'number', help: 'passes over the training images' },
+  { flags: '--batch-size <n>', field: 'batchSize', value: 'number', help: 'images per step' },
+  { flags: '--lr <rate>', field: 'optimizer.lr', value: 'number', help: 'learning rate' },
+  { flags: '--optimizer <type>', field: 'optimizer.type', value: 'string', help: 'optimizer', choices: ['adam', 'sgd'] },
+  { flags: '--seed <n>', field: 'seed', value: 'number', help: 'seed of the split, the head initialisation and the batch order' },
+  { flags: '--max-steps <n>', field: 'maxStepsPerEpoch', value: 'number', help: 'cap on steps per epoch (quick checks)' },
+  { flags: '--precise-bn', field: 'preciseBn', value: 'switch', help: 'recompute BN population statistics after training' },
+  {
+    flags: '--bn-momentum-keras <m>', field: 'bnMomentum.keras', value: 'number', conflicts: 'bnMomentumPytorch',
+    help: 'override BN momentum, Keras convention (weight of the old value, e.g. 0.99)',
+  },
+  {
+    flags: '--bn-momentum-pytorch <m>', field: 'bnMomentum.pytorch', value: 'number', conflicts: 'bnMomentumKeras',
+    help: 'override BN momentum, PyTorch convention (weight of the new value, e.g. 0.1)',
+  },
+];
+
+function optionOf(flag: RecipeFlag): Option {
+  const option = new Option(flag.flags, flag.help);
+  if (flag.choices) option.choices(flag.choices);
+  if (flag.conflicts) option.conflicts(flag.conflicts);
+  if (flag.value === 'number') option.argParser((raw: string) => parseNumber(raw));
+  if (flag.value === 'policy') option.argParser(parsePolicyFlag);
+  return option;
+}
+
+/** Register `--recipe` and every recipe flag on a command. */
+export function addRecipeOptions(command: Command): Command {
+  command.option('--recipe <file>', 'recipe JSON (flags override its fields); default recipes/demo.json');
+  for (const flag of RECIPE_FLAGS) command.addOption(optionOf(flag));
+  return command;
+}
 
 export function readRecipeFile(file: string): Record<string, unknown> {
   let text: string;
@@ -36,26 +83,25 @@ export function readRecipeFile(file: string): Record<string, unknown> {
   }
 }
 
+/** Commander's parsed options of a recipe command (keys are the flags' attribute names). */
+export type RecipeFlags = { recipe?: string } & Record<string, unknown>;
+
+/** A validated recipe: the recipe file (or the demo recipe), then each flag given, flags win. */
 export function recipeFromFlags(flags: RecipeFlags): Recipe {
-  const file = flags.recipe ?? (flags.backbone || flags.data ? null : DEMO_RECIPE);
-  const base: Record<string, unknown> = file ? readRecipeFile(file) : {};
-  const input: Record<string, unknown> = { ...base };
-  if (flags.backbone) input.backbone = flags.backbone;
-  if (flags.data) input.data = flags.data;
-  if (flags.policy) input.policy = parsePolicyFlag(flags.policy);
-  if (flags.epochs) input.epochs = number(flags.epochs, '--epochs');
-  if (flags.batchSize) input.batchSize = number(flags.batchSize, '--batch-size');
-  if (flags.seed) input.seed = number(flags.seed, '--seed');
-  if (flags.maxSteps) input.maxStepsPerEpoch = number(flags.maxSteps, '--max-steps');
-  if (flags.preciseBn) input.preciseBn = true;
-  if (flags.lr || flags.optimizer) {
-    const optimizer = { ...((base.optimizer as object) ?? {}) } as Record<string, unknown>;
-    if (flags.lr) optimizer.lr = number(flags.lr, '--lr');
-    if (flags.optimizer) optimizer.type = flags.optimizer;
-    input.optimizer = optimizer;
+  const file = flags.recipe ?? (flags.backbone || flags.data ? null : DEMO_RECIPE_FILE);
+  const input: Record<string, unknown> = file ? readRecipeFile(file) : {};
+  for (const flag of RECIPE_FLAGS) {
+    const value = flags[optionOf(flag).attributeName()];
+    if (value === undefined) continue;
+    const [head, tail] = flag.field.split('.') as [string, string | undefined];
+    if (!tail) {
+      input[head] = value;
+    } else if (head === 'bnMomentum') {
+      input[head] = { [tail]: value }; // one convention or the other, never both
+    } else {
+      input[head] = { ...((input[head] as object | undefined) ?? {}), [tail]: value };
+    }
   }
-  if (flags.momentumKeras) input.bnMomentum = { keras: number(flags.momentumKeras, '--bn-momentum-keras') };
-  if (flags.momentumPytorch) input.bnMomentum = { pytorch: number(flags.momentumPytorch, '--bn-momentum-pytorch') };
   return parseRecipe(input as RecipeInput, file ? `recipe ${file} (with command-line overrides)` : 'recipe from command-line flags');
 }
 
@@ -65,8 +111,8 @@ export function parsePolicyFlag(value: string): unknown {
   return value;
 }
 
-function number(value: string, flag: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new Error(`${flag} expects a number, got '${value}'`);
+function parseNumber(raw: string): number {
+  const parsed = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(parsed)) throw new InvalidArgumentError(`expected a number, got '${raw}'.`);
   return parsed;
 }

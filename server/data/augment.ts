@@ -12,7 +12,7 @@
  * No antialiasing: the decoder already brought images to ~1.15 x size, so the remaining
  * downscale is small.
  */
-import type { Preprocessing } from '../schema.ts';
+import type { Preprocessing } from '../schema/recipe.ts';
 import type { DecodedImage } from './decode.ts';
 import { randomInt, uniform, type Rng } from './random.ts';
 

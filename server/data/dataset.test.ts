@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AugmentOptions } from './augment.ts';
 import { DecodedImageCache, ImageDataset, type ImageBatch, type ImageDatasetOptions } from './dataset.ts';
 import { scanImageFolder, type ImageItem } from './scan.ts';
-import { makeTempDir, removeDir, writePattern, writeSolid, type Rgb } from './test-images.ts';
+import { makeTempDir, removeDir, writePattern, writeSolid, type Rgb } from '../../test/support/test-images.ts';
 
 let tmp: string;
 let good: ImageItem[];

@@ -11,7 +11,7 @@ import {
   type DecodeFailureReason,
   type DecodedImage,
 } from './decode.ts';
-import { expectClose, makeTempDir, pixelAt, rawRgb, removeDir, rgbPixels, writePattern, writeSolid, type ImageFormat } from './test-images.ts';
+import { expectClose, makeTempDir, pixelAt, rawRgb, removeDir, rgbPixels, writePattern, writeSolid, type ImageFormat } from '../../test/support/test-images.ts';
 
 let tmp: string;
 beforeAll(async () => {

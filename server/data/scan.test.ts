@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataFolderError, scanImageFolder, stratifiedValCount, UNSUPPORTED_EXTENSION } from './scan.ts';
-import { makeTempDir, removeDir, writeSolid } from './test-images.ts';
+import { makeTempDir, removeDir, writeSolid } from '../../test/support/test-images.ts';
 
 let tmp: string;
 beforeAll(async () => {
@@ -46,7 +46,7 @@ describe('scanImageFolder: root/{train,val}/<class>/*', () => {
     await fs.writeFile(path.join(root, 'README.md'), 'about');
 
     const split = await scanImageFolder(root, opts);
-    expect(split.layout).toBe('split');
+    expect(split.layout).toBe('train-val');
     expect(split.root).toBe(root);
     expect(split.classes).toEqual(['ant', 'zebra']);
     expect(split.train.map((i) => [path.relative(root, i.path), i.label])).toEqual([
@@ -107,7 +107,7 @@ describe('scanImageFolder: root/<class>/* (stratified split)', () => {
 
   it('splits each class with round(n * valFraction) in [1, n - 1] images in val', async () => {
     const split = await scanImageFolder(root, opts);
-    expect(split.layout).toBe('flat');
+    expect(split.layout).toBe('class-folders');
     expect(split.classes).toEqual(['cats', 'dogs', 'eels', 'owls']);
     const valPerClass = [0, 1, 2, 3].map((label) => split.val.filter((i) => i.label === label).length);
     const trainPerClass = [0, 1, 2, 3].map((label) => split.train.filter((i) => i.label === label).length);

@@ -3,8 +3,8 @@
  * class index = position of the class folder's name in sorted (code unit) order.
  *
  * Layouts:
- *   'split': root/train/<class>/... and root/val/<class>/... (the class lists must be equal)
- *   'flat':  root/<class>/...; a stratified split per class with a seeded shuffle: each class with
+ *   'train-val':     root/train/<class>/... and root/val/<class>/... (the class lists must be equal)
+ *   'class-folders': root/<class>/...; a stratified split per class with a seeded shuffle: each class with
  *            n >= 2 images gives round(n * valFraction) images to val, clamped to [1, n - 1]; a class
  *            with one image keeps it in train (and the scan warns).
  *
@@ -16,6 +16,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { DatasetLayout } from '../schema/recipe.ts';
 import { createRng, hashSeed, shuffleInPlace } from './random.ts';
 
 export interface ImageItem {
@@ -30,7 +31,7 @@ export interface SkippedFile {
 
 export interface ImageFolderSplit {
   root: string;
-  layout: 'split' | 'flat';
+  layout: DatasetLayout;
   classes: string[];
   train: ImageItem[];
   val: ImageItem[];
@@ -40,7 +41,7 @@ export interface ImageFolderSplit {
 }
 
 export interface ScanOptions {
-  /** Fraction of each class that goes to val, for the 'flat' layout only. */
+  /** Fraction of each class that goes to val, for the 'class-folders' layout only. */
   valFraction: number;
   seed: number;
 }
@@ -105,7 +106,7 @@ export async function scanImageFolder(root: string, opts: ScanOptions): Promise<
     requireTwoClasses(classes, trainDir);
     return {
       root: absRoot,
-      layout: 'split',
+      layout: 'train-val',
       classes,
       train: classes.flatMap((name, label) => trainClasses.get(name)!.map((p) => ({ path: p, label }))),
       val: classes.flatMap((name, label) => valClasses.get(name)!.map((p) => ({ path: p, label }))),
@@ -132,7 +133,7 @@ export async function scanImageFolder(root: string, opts: ScanOptions): Promise<
     // Keep both lists in sorted path order inside each class: readable, and independent of the shuffle.
     for (const file of byClass.get(name)!) (valFiles.has(file) ? val : train).push({ path: file, label });
   });
-  return { root: absRoot, layout: 'flat', classes, train, val, skipped, warnings };
+  return { root: absRoot, layout: 'class-folders', classes, train, val, skipped, warnings };
 }
 
 /** round(n * valFraction) clamped to [1, n - 1] when n >= 2; 0 when n < 2. */

@@ -15,7 +15,7 @@ describe.skipIf(!sharedData)('shared data sets', () => {
 
   it('ants-bees: 245 train / 153 val in two classes', async () => {
     const split = await scanImageFolder(root('ants-bees'), opts);
-    expect(split.layout).toBe('split');
+    expect(split.layout).toBe('train-val');
     expect(split.classes).toEqual(['ants', 'bees']);
     expect([split.train.length, split.val.length]).toEqual([245, 153]);
     expect(split.train.filter((i) => i.label === 0)).toHaveLength(124);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchNormLayers } from '../backbones/layers.ts';
+import { batchNormLayers } from '../model/layers.ts';
 import { buildDemoBackbone, DEMO_CUT_LAYER } from './architecture.ts';
 import { diskHandler } from '../backbones/model-files.ts';
 import { DEMO_BACKBONE_DIR, loadDemoBackbone, preprocessMinus1To1, readDemoBackboneMeta, saveDemoBackbone, type DemoBackboneMeta } from './backbone-files.ts';
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
 
-describe('shipped demo backbone (server/demo/backbone)', () => {
+describe('shipped demo backbone (assets/demo-backbone)', () => {
   it('is small: model files well under 1 MB', async () => {
     let total = 0;
     for (const file of ['model.json', 'weights.bin', 'backbone.json']) total += (await fs.stat(path.join(DEMO_BACKBONE_DIR, file))).size;
@@ -33,7 +33,7 @@ describe('shipped demo backbone (server/demo/backbone)', () => {
     expect(bnNames).toContain('block5_pw_bn');
     expect(meta.cutLayer).toBe(DEMO_CUT_LAYER);
     expect(model.getLayer(meta.cutLayer).getClassName()).toBe('ReLU');
-    expect(meta).toMatchObject({ name: 'demo', inputSize: 64, preprocessing: 'minus1to1', trainedBy: 'scripts/train-demo-backbone.ts' });
+    expect(meta).toMatchObject({ name: 'demo', inputSize: 64, preprocessing: 'minus1to1', trainedBy: 'tools/train-demo-backbone.ts' });
     expect(model.inputs[0].shape).toEqual([null, 64, 64, 3]);
     expect(model.getLayer(meta.classifierLayer).outputShape).toEqual([null, SOURCE_CLASSES.length]);
     // Convolutions feed BN without a bias, as in MobileNet.

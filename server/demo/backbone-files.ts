@@ -1,5 +1,5 @@
 /**
- * The shipped demo backbone on disk: server/demo/backbone/{model.json, weights.bin, backbone.json}.
+ * The shipped demo backbone on disk: assets/demo-backbone/{model.json, weights.bin, backbone.json}.
  * model.json + weights.bin are the standard tfjs layers format, written and read by the engine's
  * model IO (train/checkpoint.ts writeLayersModel, backbones/model-files.ts diskHandler), so
  * `tf.loadLayersModel` reads them anywhere. Only the sidecar backbone.json is demo-specific: the
@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { diskHandler } from '../backbones/model-files.ts';
 import { BackboneSidecarSchema, DEMO_BACKBONE_DIR, SIDECAR_FILE } from '../backbones/registry.ts';
 import { preprocessingAffine } from '../data/augment.ts';
-import { writeFileAtomic } from '../train/atomic-write.ts';
+import { writeFileAtomic } from '../runs/atomic-write.ts';
 import { writeLayersModel } from '../train/checkpoint.ts';
 
 export { DEMO_BACKBONE_DIR };

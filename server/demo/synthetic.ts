@@ -3,7 +3,7 @@
  *
  * Two label sets and two styles make a small transfer-learning problem with a domain shift:
  * - SOURCE_CLASSES rendered in the 'studio' style are what the demo backbone is pretrained on
- *   (scripts/train-demo-backbone.ts).
+ *   (tools/train-demo-backbone.ts).
  * - TARGET_CLASSES rendered in the 'night' style are the user's dataset (make-dataset.ts).
  *
  * Why a *different* label set: bnlab is about fine-tuning a pretrained backbone on a new task. If the

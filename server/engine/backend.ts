@@ -15,7 +15,7 @@ import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
 import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-norm-training-kernels.ts';
 import { relu6GradFromOutputConfig } from './kernels/relu6-grad.ts';
-import { installEarlyGradientRelease } from './early-gradient-release.ts';
+import { installEarlyGradientRelease } from './ops/early-gradient-release.ts';
 import { useThreadedWasm, wasmThreadCount } from './threaded-wasm.ts';
 
 export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow'] as const;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { THREADED_BY_DEFAULT, wasmThreadCount } from './threaded-wasm.ts';
 
-const probe = fileURLToPath(new URL('./threaded-wasm-probe.ts', import.meta.url));
+const probe = fileURLToPath(new URL('../../tools/threaded-wasm-probe.ts', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Runs the probe in a child that must exit by itself (pthread workers must not hold it open). */

@@ -1,4 +1,4 @@
-import type { PolicyRule } from '../schema.ts';
+import type { PolicyRule } from '../schema/recipe.ts';
 import type { ModelLayers, PolicyPlan } from './plan.ts';
 
 /**

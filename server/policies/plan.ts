@@ -7,10 +7,10 @@
  * Semantics are bnlab's own, stated explicitly because frameworks disagree: in tfjs,
  * `trainable = false` on a BN layer only freezes gamma/beta and the layer still updates its running
  * statistics in `fit`; Keras 2+ puts such a layer in inference mode; PyTorch needs `.eval()`.
- * bnlab never relies on `trainable` for BN mode: `bnTrainMode` is enforced per layer (bn-mode.ts).
+ * bnlab never relies on `trainable` for BN mode: `bnTrainMode` is enforced per layer (train/bn-control.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { isBatchNorm, leafLayers } from '../backbones/layers.ts';
+import { isBatchNorm, leafLayers } from '../model/layers.ts';
 
 export interface PolicyPlan {
   name: string;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyRules } from './custom-rules.ts';
 import { describeLayers } from './plan.ts';
-import { resolvePolicy } from './resolve.ts';
+import { resolvePolicy } from './index.ts';
 
 /** conv1 -> bn1 -> relu -> dw2 -> bn2 -> relu -> conv3 -> bn3 -> relu -> gap -> head */
 function tinyBackboneWithHead() {

@@ -32,8 +32,10 @@
  * channel in the batch (N*H*W); use the converters below when moving statistics between the two.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BnLayerDrift, BnMomentum } from '../schema.ts';
-import { batchNormLayers } from '../backbones/layers.ts';
+import type { BnLayerDrift } from '../schema/events.ts';
+import type { BnMomentum } from '../schema/recipe.ts';
+import { bnLayerConfig, bnVariables } from '../model/batch-norm.ts';
+import { batchNormLayers } from '../model/layers.ts';
 
 /** One BN layer's state, copied to host memory. gamma/beta are null when scale/center are off. */
 export interface BnState {
@@ -104,91 +106,7 @@ function rmsChange(a: Float32Array | null, b: Float32Array | null, name: string,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading BN layers
-
-/** The tfjs-layers BatchNormalization internals bnlab reads and writes (tfjs-layers 4.x). */
-interface BnLayerInternals {
-  movingMean?: tf.LayerVariable;
-  movingVariance?: tf.LayerVariable;
-  gamma?: tf.LayerVariable;
-  beta?: tf.LayerVariable;
-}
-
-/** Configuration of a BatchNormalization layer that the statistics code relies on. */
-export interface BnLayerConfig {
-  name: string;
-  epsilon: number;
-  momentumKeras: number;
-  center: boolean;
-  scale: boolean;
-  /** the configured axis, as saved (-1 or rank-1 for channel-last) */
-  axis: number;
-}
-
-export function bnLayerConfig(layer: tf.layers.Layer): BnLayerConfig {
-  if (layer.getClassName() !== 'BatchNormalization') {
-    throw new Error(`layer ${layer.name} is a ${layer.getClassName()}, not a BatchNormalization layer`);
-  }
-  const config = layer.getConfig() as Record<string, unknown>;
-  return {
-    name: layer.name,
-    epsilon: Number(config.epsilon ?? 1e-3),
-    momentumKeras: Number(config.momentum ?? 0.99),
-    center: config.center !== false,
-    scale: config.scale !== false,
-    axis: Number(config.axis ?? -1),
-  };
-}
-
-/**
- * Refuse BN layers that normalise anything but the last (channel) axis: every statistic in bnlab
- * reduces over all other axes (N, H, W) and would silently be wrong for channels-first layers.
- */
-export function assertChannelLast(layer: tf.layers.Layer, rank?: number): void {
-  const { axis } = bnLayerConfig(layer);
-  const inputRank = rank ?? inputRankOf(layer);
-  const channelLast = axis === -1 || (inputRank !== null && axis === inputRank - 1);
-  if (!channelLast) {
-    throw new Error(
-      `BatchNormalization layer ${layer.name} normalises axis ${axis} of a rank-${inputRank ?? '?'} input; ` +
-        'bnlab supports only channel-last BN (axis -1, data_format channels_last). ' +
-        'Convert the model to channels_last before using it with bnlab.',
-    );
-  }
-}
-
-function inputRankOf(layer: tf.layers.Layer): number | null {
-  const spec = layer.inputSpec?.[0];
-  if (spec?.ndim != null) return spec.ndim;
-  try {
-    const shape = layer.inboundNodes[0]?.inputShapes;
-    const first = Array.isArray(shape?.[0]) ? (shape[0] as unknown[]) : (shape as unknown[] | undefined);
-    return first ? first.length : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The LayerVariables of a built BN layer; throws a clear error for anything else. */
-export function bnVariables(layer: tf.layers.Layer): {
-  movingMean: tf.LayerVariable;
-  movingVariance: tf.LayerVariable;
-  gamma: tf.LayerVariable | null;
-  beta: tf.LayerVariable | null;
-} {
-  const { scale, center } = bnLayerConfig(layer);
-  assertChannelLast(layer);
-  const internals = layer as unknown as BnLayerInternals;
-  if (!layer.built || !internals.movingMean || !internals.movingVariance) {
-    throw new Error(`BatchNormalization layer ${layer.name} is not built (no moving statistics yet)`);
-  }
-  return {
-    movingMean: internals.movingMean,
-    movingVariance: internals.movingVariance,
-    gamma: scale && internals.gamma ? internals.gamma : null,
-    beta: center && internals.beta ? internals.beta : null,
-  };
-}
+// Reading BN layers (through model/batch-norm.ts, the one accessor of tfjs BN internals)
 
 /** Copy a tfjs BatchNormalization layer's moving mean/variance and gamma/beta to host memory. */
 export function readBnState(layer: tf.layers.Layer): BnState {

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { inspectBatchNorm } from './inspect.ts';
-import { decodeImages, listImages, loadLayersModelFromDir, sliceBatches } from './testing/shared-fixtures.ts';
+import { decodeImages, listImages, loadLayersModelFromDir, sliceBatches } from '../../test/support/shared-fixtures.ts';
 
 const modelsDir = process.env.BNLAB_MODELS_DIR;
 const sharedData = process.env.BNLAB_SHARED_DATA;

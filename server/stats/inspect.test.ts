@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_THRESHOLDS, inspectBatchNorm, recommendPolicy } from './inspect.ts';
 import { bnDrift, readBnState, snapshotBn } from './drift.ts';
 import { recalibrateBatchNorm } from './population.ts';
-import { sliceBatches } from './testing/shared-fixtures.ts';
-import { directMoments } from './testing/reference-moments.ts';
+import { sliceBatches } from '../../test/support/shared-fixtures.ts';
+import { directMoments } from '../../test/support/reference-moments.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

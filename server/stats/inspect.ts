@@ -11,7 +11,7 @@
  *   symmetricKl = mean_c symmetric KL(N(mu_data, var_data + eps), N(mu_pre, var_pre + eps))
  * Layers are ranked by symmetricKl (it combines the mean and the variance mismatch), largest first.
  *
- * Lint: 'bias-before-bn' (backbones/lint.ts), 'tiny-batch' (batch < 8 with a policy that runs BN in
+ * Lint: 'bias-before-bn' (stats/lint.ts), 'tiny-batch' (batch < 8 with a policy that runs BN in
  * training mode), plus any findings the caller passes in.
  *
  * Recommendation (a deliberately simple rule; thresholds are options):
@@ -22,7 +22,7 @@
  * 'full' is never recommended from statistics alone: with a few hundred images it overfits and its
  * BN layers see the tiny-batch problem too.
  *
- * Where the thresholds come from: `server/stats/testing/measure-domain-shift.ts 400` (every train
+ * Where the thresholds come from: `tools/measure-domain-shift.ts 400` (every train
  * image of each shared set, centre crop 224, [-1, 1], pretrained statistics, wasm backend):
  *                         MobileNet v1 α0.25             Teachable MobileNetV2 α0.35
  *                         median meanShift / logVarRatio  median meanShift / logVarRatio
@@ -35,17 +35,13 @@
  * judgement (the BN EMA needs many steps of reasonably sized batches to settle), not measurements.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormLayers } from '../backbones/layers.ts';
-import { findBiasBeforeBn } from '../backbones/lint.ts';
-import { bnDrift, bnLayerConfig, readBnState } from './drift.ts';
+import type { InspectLayer, InspectReport, LintFinding } from '../schema/inspect-report.ts';
+import type { NamedPolicy } from '../schema/policy-names.ts';
+import { batchNormLayers } from '../model/layers.ts';
+import { findBiasBeforeBn } from './lint.ts';
+import { bnLayerConfig } from '../model/batch-norm.ts';
+import { bnDrift, readBnState } from './drift.ts';
 import { measureBatchNormInputs, type BatchSource } from './population.ts';
-
-export interface LintFinding {
-  /** stable identifier, e.g. 'bias-before-bn', 'tiny-batch' */
-  code: string;
-  message: string;
-  layers?: string[];
-}
 
 export interface RecommendationThresholds {
   /** median meanShift above which the data counts as shifted */
@@ -68,45 +64,19 @@ export const DEFAULT_THRESHOLDS: RecommendationThresholds = {
 export interface InspectOptions {
   /** training batch size the run will use; enables the 'tiny-batch' lint */
   batchSize?: number;
-  /** whether the planned policy runs BN in training mode; defaults to "does the recommended one" */
+  /** whether the planned policy runs BN in training mode; defaults to "does the recommended one" (only train-bn does) */
   policyTrainsBn?: boolean;
   /** training images the run will have; defaults to the images inspected */
   trainCount?: number;
   /**
    * findings computed elsewhere, passed through first; 'bias-before-bn' is computed here with
-   * backbones/lint.ts unless one of these already has that code
+   * stats/lint.ts unless one of these already has that code
    */
   findings?: LintFinding[];
   thresholds?: Partial<RecommendationThresholds>;
   /** how many leading channels of each layer's statistics to include (default 8) */
   previewChannels?: number;
   onBatch?: (batches: number, images: number) => void;
-}
-
-export interface InspectLayer {
-  layer: string;
-  channels: number;
-  /** values per channel that the statistics are over (images × H × W) */
-  count: number;
-  meanShift: number;
-  logVarRatio: number;
-  symmetricKl: number;
-  /** first `previewChannels` channels: the data's population mean/variance and the pretrained running ones */
-  dataMean: number[];
-  dataVariance: number[];
-  runningMean: number[];
-  runningVariance: number[];
-}
-
-export interface InspectReport {
-  images: number;
-  /** in the model's topological order */
-  layers: InspectLayer[];
-  /** layer names, largest symmetricKl first */
-  ranking: string[];
-  summary: { medianMeanShift: number; medianLogVarRatio: number; medianSymmetricKl: number };
-  lint: LintFinding[];
-  recommendation: { policy: string; reason: string };
 }
 
 /** Measure the data's BN-input statistics against the pretrained ones; the model is not modified. */
@@ -167,7 +137,7 @@ export async function inspectBatchNorm(
       });
     }
   }
-  const trainsBn = opts.policyTrainsBn ?? policyTrainsBn(recommendation.policy);
+  const trainsBn = opts.policyTrainsBn ?? recommendation.policy === 'train-bn';
   if (opts.batchSize !== undefined && opts.batchSize < thresholds.minBatchToTrainBn && trainsBn) {
     lint.push({
       code: 'tiny-batch',
@@ -187,7 +157,7 @@ export function recommendPolicy(
   batchSize: number | undefined,
   thresholds: RecommendationThresholds = DEFAULT_THRESHOLDS,
   ranking: string[] = [],
-): { policy: string; reason: string } {
+): { policy: NamedPolicy; reason: string } {
   const measuredText =
     `median mean shift ${summary.medianMeanShift.toFixed(2)} (threshold ${thresholds.medianMeanShift}), ` +
     `median |log variance ratio| ${summary.medianLogVarRatio.toFixed(2)} (threshold ${thresholds.medianLogVarRatio})`;
@@ -219,11 +189,6 @@ export function recommendPolicy(
       `the pretrained BN statistics do not fit this data (${measuredText}${worst}); ${why}, ` +
       'so recompute them exactly on the training data (adabn) and train the head with BN frozen',
   };
-}
-
-/** Whether a named policy runs any BN layer in training mode. */
-function policyTrainsBn(policy: string): boolean {
-  return policy === 'train-bn' || policy === 'bn-stats-only' || policy === 'full' || policy.startsWith('unfreeze-last:');
 }
 
 function median(values: number[]): number {

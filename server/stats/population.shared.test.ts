@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { recalibrateBatchNorm, type ChannelMoments } from './population.ts';
 import { readBnState } from './drift.ts';
-import { decodeImages, listImages, loadLayersModelFromDir, sliceBatches } from './testing/shared-fixtures.ts';
-import { directMoments, expectClose } from './testing/reference-moments.ts';
+import { decodeImages, listImages, loadLayersModelFromDir, sliceBatches } from '../../test/support/shared-fixtures.ts';
+import { directMoments, expectClose } from '../../test/support/reference-moments.ts';
 
 const modelsDir = process.env.BNLAB_MODELS_DIR;
 const sharedData = process.env.BNLAB_SHARED_DATA;

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { measureBatchNormInputs, recalibrateBatchNorm } from './population.ts';
 import { readBnState } from './drift.ts';
-import { sliceBatches } from './testing/shared-fixtures.ts';
-import { directMoments, expectClose } from './testing/reference-moments.ts';
+import { sliceBatches } from '../../test/support/shared-fixtures.ts';
+import { directMoments, expectClose } from '../../test/support/reference-moments.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

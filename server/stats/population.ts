@@ -37,8 +37,8 @@
  * `yield` is fine); a producer that keeps a cache must yield clones.
  */
 import * as tf from '@tensorflow/tfjs';
-import { isBatchNorm, isContainer } from '../backbones/layers.ts';
-import { assertChannelLast, bnVariables } from './drift.ts';
+import { isBatchNorm, isContainer } from '../model/layers.ts';
+import { assertChannelLast, bnVariables } from '../model/batch-norm.ts';
 
 type Layer = tf.layers.Layer;
 

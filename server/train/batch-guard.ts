@@ -5,8 +5,8 @@
  * batches give noisy statistics, so it warns.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { SingleValueBatchNormError } from '../policies/bn-mode.ts';
-import { leafLayers } from '../backbones/layers.ts';
+import { SingleValueBatchNormError } from './bn-control.ts';
+import { leafLayers } from '../model/layers.ts';
 
 export interface BatchPlan {
   /** batches used per epoch */

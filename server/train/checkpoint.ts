@@ -11,9 +11,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { CheckpointMeta } from '../schema.ts';
+import type { CheckpointMeta } from '../schema/checkpoint.ts';
 import { diskHandler } from '../backbones/model-files.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../runs/atomic-write.ts';
+import { MODEL_JSON, WEIGHTS_BIN } from '../model/format.ts';
+import { RUN_FILES } from '../runs/files.ts';
 
 interface ModelJson {
   modelTopology: object;
@@ -67,11 +69,11 @@ export async function saveCheckpoint(
   if (optimizer) {
     const state = await optimizer.getWeights();
     const encoded = await tf.io.encodeWeights(state);
-    optimizerFile = { path: `optimizer-${meta.step}.bin`, specs: encoded.specs, scalars: await optimizerScalars(optimizer) };
+    optimizerFile = { path: RUN_FILES.optimizer(meta.step), specs: encoded.specs, scalars: await optimizerScalars(optimizer) };
     await writeFileAtomic(path.join(dir, optimizerFile.path), new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data)));
   }
-  const weightsFile = await writeLayersModel(dir, model, `weights-${meta.step}.bin`, { bnlab: { ...meta, optimizer: optimizerFile } });
-  await writeFileAtomic(path.join(dir, 'checkpoint.json'), JSON.stringify(meta, null, 2));
+  const weightsFile = await writeLayersModel(dir, model, RUN_FILES.weights(meta.step), { bnlab: { ...meta, optimizer: optimizerFile } });
+  await writeFileAtomic(path.join(dir, RUN_FILES.meta), JSON.stringify(meta, null, 2));
   await removeStaleBinaries(dir, new Set([weightsFile, optimizerFile?.path].filter(Boolean) as string[]));
 }
 
@@ -79,7 +81,7 @@ export async function saveCheckpoint(
  * Write a model as `<dir>/model.json` + `<dir>/<weightsFile>`: the weights first, then model.json
  * atomically, so model.json never refers to a missing or partial file. Returns the weights file name.
  */
-export async function writeLayersModel(dir: string, model: tf.LayersModel, weightsFile = 'weights.bin', userDefinedMetadata?: object): Promise<string> {
+export async function writeLayersModel(dir: string, model: tf.LayersModel, weightsFile = WEIGHTS_BIN, userDefinedMetadata?: object): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   let modelJson: ModelJson | null = null;
   await model.save(
@@ -98,13 +100,13 @@ export async function writeLayersModel(dir: string, model: tf.LayersModel, weigh
   );
   const json = modelJson as unknown as ModelJson;
   if (userDefinedMetadata) json.userDefinedMetadata = userDefinedMetadata as ModelJson['userDefinedMetadata'];
-  await writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json));
+  await writeFileAtomic(path.join(dir, MODEL_JSON), JSON.stringify(json));
   return weightsFile;
 }
 
 async function removeStaleBinaries(dir: string, keep: Set<string>) {
   for (const name of await fs.readdir(dir)) {
-    const stale = /^(weights|optimizer)-\d+\.bin$/.test(name) || /^\..*\.tmp$/.test(name);
+    const stale = RUN_FILES.stale.test(name);
     if (stale && !keep.has(name)) await fs.rm(path.join(dir, name), { force: true });
   }
 }
@@ -117,7 +119,7 @@ export interface LoadedCheckpoint {
 }
 
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  const modelJsonPath = path.join(dir, 'model.json');
+  const modelJsonPath = path.join(dir, RUN_FILES.model);
   let json: ModelJson;
   try {
     json = JSON.parse(await fs.readFile(modelJsonPath, 'utf8')) as ModelJson;

@@ -8,10 +8,10 @@ import type { BnlabConfig } from '../config.ts';
 import { PROJECT_ROOT } from '../config.ts';
 import { buildClassifier } from '../backbones/head.ts';
 import { loadBackbone, type LoadedBackbone } from '../backbones/load.ts';
-import { findBiasBeforeBn } from '../backbones/lint.ts';
+import { findBiasBeforeBn } from '../stats/lint.ts';
 import { DecodedImageCache, ImageDataset } from '../data/dataset.ts';
 import { scanImageFolder, type ImageFolderSplit } from '../data/scan.ts';
-import type { Preprocessing, Recipe } from '../schema.ts';
+import type { Preprocessing, Recipe } from '../schema/recipe.ts';
 
 export interface Experiment {
   backbone: LoadedBackbone;

@@ -1,6 +1,6 @@
 /** Optimizers and learning-rate schedules named in recipes. */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerConfig } from '../schema.ts';
+import type { OptimizerConfig } from '../schema/recipe.ts';
 
 export function createOptimizer(config: OptimizerConfig): tf.Optimizer {
   return config.type === 'sgd' ? tf.train.momentum(config.lr, config.momentum) : tf.train.adam(config.lr);

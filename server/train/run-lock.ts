@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { RUN_FILES } from '../runs/files.ts';
 
 interface LockContent {
   pid: number;
@@ -28,7 +29,7 @@ export interface RunLock {
 
 export function acquireRunLock(dir: string, runId: string): RunLock {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, '.lock');
+  const file = path.join(dir, RUN_FILES.lock);
   const mine: LockContent = { pid: process.pid, runId, token: randomBytes(8).toString('hex'), startedAt: new Date().toISOString() };
   const text = JSON.stringify(mine);
   try {

@@ -1,6 +1,6 @@
 /**
  * The dashboard server: express (REST + the built client) and socket.io (live events) on one port,
- * 127.0.0.1 by default. See security.ts for the edges, api-routes.ts for the API, run-queue.ts for
+ * 127.0.0.1 by default. See security.ts for the edges, routes/ for the API, run-queue.ts for
  * where training happens (never in this process), event-stream.ts for the live stream.
  */
 import http from 'node:http';
@@ -9,10 +9,11 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { Server as SocketServer } from 'socket.io';
+import type { ClientToServerEvents, ServerToClientEvents } from '../schema/socket.ts';
 import { PROJECT_ROOT, type BnlabConfig } from '../config.ts';
-import { apiRouter } from './api-routes.ts';
-import { EventStream } from './event-stream.ts';
-import { RunQueue, type RunQueueOptions } from './run-queue.ts';
+import { apiRouter } from './routes/index.ts';
+import { EventStream, type DashboardServer } from './event-stream.ts';
+import { RunQueue, type RunQueueOptions } from './queue/run-queue.ts';
 import {
   allowSocketRequest,
   assertSafeBinding,
@@ -98,7 +99,7 @@ export function createServer(options: ServerOptions): BnlabServer {
   });
 
   const httpServer = http.createServer(app);
-  const io = new SocketServer(httpServer, {
+  const io: DashboardServer = new SocketServer<ClientToServerEvents, ServerToClientEvents>(httpServer, {
     serveClient: false,
     maxHttpBufferSize: SOCKET_MESSAGE_LIMIT_BYTES,
     allowRequest: allowSocketRequest(loopbackOnly),

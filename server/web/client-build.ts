@@ -8,7 +8,8 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../config.ts';
 
 export const CLIENT_DIR = path.join(PROJECT_ROOT, 'client');
-const SHARED_SOURCES = [path.join(PROJECT_ROOT, 'server', 'schema.ts'), path.join(PROJECT_ROOT, 'server', 'web', 'protocol.ts')];
+/** the only server code the client imports (the dependency rule) */
+const SHARED_SCHEMA_DIR = path.join(PROJECT_ROOT, 'server', 'schema');
 
 function newestSourceMs(dir: string): number {
   let newest = 0;
@@ -25,7 +26,7 @@ export function clientBuildIsStale(clientDir = CLIENT_DIR): boolean {
   const index = path.join(clientDir, 'dist', 'index.html');
   if (!fs.existsSync(index)) return true;
   const built = fs.statSync(index).mtimeMs;
-  const sources = Math.max(newestSourceMs(clientDir), ...SHARED_SOURCES.filter(fs.existsSync).map((f) => fs.statSync(f).mtimeMs));
+  const sources = Math.max(newestSourceMs(clientDir), fs.existsSync(SHARED_SCHEMA_DIR) ? newestSourceMs(SHARED_SCHEMA_DIR) : 0);
   return sources > built;
 }
 

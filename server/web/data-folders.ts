@@ -6,10 +6,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { DataFolder, DataListing } from './protocol.ts';
+import { isImageFileName } from '../data/scan.ts';
+import type { DataFolder, DataListing } from '../schema/api.ts';
 import { isInside, realRoots } from './safe-path.ts';
 
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
 
 const MAX_DEPTH = 3;
 const MAX_FOLDERS_VISITED = 2000;
@@ -97,7 +97,7 @@ async function safeSubfolders(dir: string, allowed: string[]): Promise<string[]>
 async function countImages(dir: string): Promise<number> {
   try {
     const entries = await fs.readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => !e.isDirectory() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
+    return entries.filter((e) => !e.isDirectory() && isImageFileName(e.name))
       .length;
   } catch {
     return 0;

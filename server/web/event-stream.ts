@@ -10,9 +10,10 @@
  */
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import type { Job } from './job.ts';
-import { SOCKET_MESSAGES, type EventEnvelope, type EventsMessage, type JobSummary } from './protocol.ts';
-import type { RunQueue } from './run-queue.ts';
+import type { Job } from './queue/job.ts';
+import { type EventEnvelope, type JobSummary } from '../schema/api.ts';
+import { SOCKET_MESSAGES, type ClientToServerEvents, type EventsMessage, type ServerToClientEvents, type SubscribeMessage, type UnsubscribeMessage } from '../schema/socket.ts';
+import type { RunQueue } from './queue/run-queue.ts';
 
 export interface EventStreamOptions {
   flushMs?: number;
@@ -20,11 +21,16 @@ export interface EventStreamOptions {
   replayChunk?: number;
 }
 
+/** The typed socket.io server of the dashboard (schema/socket.ts holds both directions). */
+export type DashboardServer = Server<ClientToServerEvents, ServerToClientEvents>;
+type DashboardSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+// What a browser sends is checked at runtime too: the types say what a well-behaved client sends.
 const SubscribeSchema = z.strictObject({
   jobId: z.string().min(1).max(200),
   afterSeq: z.number().int().nonnegative().default(0),
-});
-const UnsubscribeSchema = z.strictObject({ jobId: z.string().min(1).max(200) });
+}) satisfies z.ZodType<SubscribeMessage, unknown>;
+const UnsubscribeSchema = z.strictObject({ jobId: z.string().min(1).max(200) }) satisfies z.ZodType<UnsubscribeMessage, unknown>;
 
 const room = (jobId: string) => `job:${jobId}`;
 
@@ -46,7 +52,7 @@ export class EventStream {
   };
 
   constructor(
-    private readonly io: Server,
+    private readonly io: DashboardServer,
     private readonly queue: RunQueue,
     options: EventStreamOptions = {},
   ) {
@@ -77,7 +83,7 @@ export class EventStream {
     this.io.to(room(jobId)).emit(SOCKET_MESSAGES.events, message);
   }
 
-  private attach(socket: Socket): void {
+  private attach(socket: DashboardSocket): void {
     socket.on(SOCKET_MESSAGES.subscribe, async (raw: unknown) => {
       const parsed = SubscribeSchema.safeParse(raw);
       if (!parsed.success) {

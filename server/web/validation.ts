@@ -5,7 +5,7 @@
  */
 import type { Response } from 'express';
 import { z } from 'zod';
-import type { ErrorBody, FieldError } from './protocol.ts';
+import type { ErrorBody, FieldError } from '../schema/api.ts';
 
 export function fieldErrors(issues: readonly z.core.$ZodIssue[], prefix: string[] = []): FieldError[] {
   const out: FieldError[] = [];

@@ -15,9 +15,10 @@ import { loadBackbone } from '../../server/backbones/load.ts';
 import type { BackboneEntry } from '../../server/backbones/registry.ts';
 import { ImageDataset } from '../../server/data/dataset.ts';
 import { scanImageFolder } from '../../server/data/scan.ts';
-import { parseRecipe, type RecipeInput, type RunEvent } from '../../server/schema.ts';
+import { type RunEvent } from '../../server/schema/events.ts';
+import { parseRecipe, type RecipeInput } from '../../server/schema/recipe.ts';
 import { loadCheckpoint } from '../../server/train/checkpoint.ts';
-import { runTraining } from '../../server/train/run.ts';
+import { runTraining } from '../../server/train/loop.ts';
 import {
   BNLAB_BIN,
   STACK_TRACE,
@@ -29,7 +30,7 @@ import {
   writeImageFolder,
   writeRecipe,
   writeTinyBackbone,
-} from './fixtures.ts';
+} from '../support/reliability-fixtures.ts';
 import { SuiteRecorder, isProgrammingError, type CaseRecord } from './summary.ts';
 
 const recorder = new SuiteRecorder('bad-input', 'npx vitest run test/reliability/bad-input.test.ts');
@@ -647,7 +648,7 @@ describe('the real CLI: exit code 1, message on stderr, no stack trace', () => {
 
   it('non-numeric flag', async () => {
     const file = writeRecipe(path.join(work, 'ok2.json'), { backbone, data: images, epochs: 1 });
-    await check('cli-epochs-not-number', 'cli', 'bnlab train --epochs many', 'error', /^exit 1: [\s\S]*--epochs expects a number, got 'many'/, () => cliRefusal(['train', '--recipe', file, '--epochs', 'many']));
+    await check('cli-epochs-not-number', 'cli', 'bnlab train --epochs many', 'error', /^exit 1: [\s\S]*option '--epochs <n>' argument 'many' is invalid. expected a number/, () => cliRefusal(['train', '--recipe', file, '--epochs', 'many']));
   });
 
   it('recipe file that does not exist', async () => {

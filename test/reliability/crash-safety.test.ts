@@ -13,12 +13,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../server/engine/backend.ts';
-import type { RunEvent } from '../../server/schema.ts';
+import type { RunEvent } from '../../server/schema/events.ts';
 import { loadConfig } from '../../server/config.ts';
-import { parseRecipe } from '../../server/schema.ts';
+import { parseRecipe } from '../../server/schema/recipe.ts';
 import { loadCheckpoint } from '../../server/train/checkpoint.ts';
-import { runTraining } from '../../server/train/run.ts';
-import { BNLAB_BIN, STACK_TRACE, cliEnv, tempDir, writeImageFolder, writeRecipe, writeTinyBackbone } from './fixtures.ts';
+import { runTraining } from '../../server/train/loop.ts';
+import { BNLAB_BIN, STACK_TRACE, cliEnv, tempDir, writeImageFolder, writeRecipe, writeTinyBackbone } from '../support/reliability-fixtures.ts';
 import { SuiteRecorder, type KillRecord } from './summary.ts';
 
 const LONG = process.env.BNLAB_LONG_TESTS === '1';

@@ -23,11 +23,13 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, PROJECT_ROOT, type BnlabConfig } from '../../server/config.ts';
-import type { Recipe, RunEvent } from '../../server/schema.ts';
+import { DEMO_RECIPE_FILE, loadConfig, PROJECT_ROOT, type BnlabConfig } from '../../server/config.ts';
+import type { RunEvent } from '../../server/schema/events.ts';
+import type { Recipe } from '../../server/schema/recipe.ts';
 import { createServer, type BnlabServer } from '../../server/web/app.ts';
-import type { Job } from '../../server/web/job.ts';
-import type { EventEnvelope, EventsMessage, JobSummary } from '../../server/web/protocol.ts';
+import type { Job } from '../../server/web/queue/job.ts';
+import type { EventEnvelope, JobSummary } from '../../server/schema/api.ts';
+import type { EventsMessage } from '../../server/schema/socket.ts';
 import { SuiteRecorder, type LoadRecord, type LoadRunRecord } from './summary.ts';
 
 const LONG = process.env.BNLAB_LONG_TESTS === '1';
@@ -50,7 +52,7 @@ const config: BnlabConfig = {
   modelsDir: null,
   backend: process.env.BNLAB_BACKEND ?? null,
 };
-const demoRecipe = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'recipes', 'demo.json'), 'utf8')) as Recipe;
+const demoRecipe = JSON.parse(fs.readFileSync(DEMO_RECIPE_FILE, 'utf8')) as Recipe;
 const sockets = new Set<Socket>();
 let server: BnlabServer | null = null;
 

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from './fixtures.ts';
+import { PROJECT_ROOT } from '../support/reliability-fixtures.ts';
 import { SUMMARY_FILE, type CaseRecord, type LoadRecord, type SuiteRecord } from './summary.ts';
 
 export const RELIABILITY_FILE = path.join(PROJECT_ROOT, 'RELIABILITY.md');

@@ -13,7 +13,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type BnlabConfig } from '../../server/config.ts';
 import { createServer, type BnlabServer } from '../../server/web/app.ts';
-import { tempDir, writeImageFolder, writeTinyBackbone } from './fixtures.ts';
+import { tempDir, writeImageFolder, writeTinyBackbone } from '../support/reliability-fixtures.ts';
 import { SuiteRecorder, type CaseRecord } from './summary.ts';
 
 const recorder = new SuiteRecorder('server-edges', 'npx vitest run test/reliability/server-edges.test.ts');

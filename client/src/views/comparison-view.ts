@@ -3,7 +3,7 @@
  * layer, train loss, val accuracy), one drift heatmap per policy, and the final table (val accuracy
  * and loss, time, total drift) filled in as each run ends.
  */
-import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/web/protocol.ts';
+import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/schema/api.ts';
 import { api } from '../api.ts';
 import { DriftHeatmap } from '../charts/drift-heatmap.ts';
 import { LiveLineChart } from '../charts/live-line-chart.ts';

@@ -1,5 +1,5 @@
 /** Small controls shared by the run and comparison views. */
-import type { JobStatus } from '../../../server/web/protocol.ts';
+import type { JobStatus } from '../../../server/schema/api.ts';
 import { h } from '../dom.ts';
 import { DRIFT_METRICS, type DriftMetric } from '../run-data.ts';
 

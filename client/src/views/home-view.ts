@@ -2,20 +2,14 @@
  * First screen: the one-click demo comparison, the list of runs (live), and the new-run form with
  * the server's validation messages next to the fields they are about.
  */
-import type { RecipeInput } from '../../../server/schema.ts';
-import type { BackboneOption, DataListing, FieldError, JobSummary } from '../../../server/web/protocol.ts';
+import { NAMED_POLICIES } from '../../../server/schema/policy-names.ts';
+import type { RecipeInput } from '../../../server/schema/recipe.ts';
+import type { BackboneOption, DataListing, FieldError, JobSummary } from '../../../server/schema/api.ts';
 import { api, ApiError } from '../api.ts';
 import { h } from '../dom.ts';
 import type { LiveConnection } from '../live.ts';
 import { statusBadge } from './controls.ts';
 
-const NAMED_POLICIES = [
-  ['freeze-all', 'backbone frozen, BN in inference mode with pretrained statistics'],
-  ['train-bn', 'backbone frozen except BN: statistics follow the data (EMA), γ/β train'],
-  ['bn-stats-only', 'only the BN running statistics update (EMA)'],
-  ['adabn', 'recompute BN statistics on the data before training, then freeze'],
-  ['full', 'everything trains'],
-] as const;
 
 /** Form inputs by the recipe field their server error names. */
 const FIELD_OF_PATH: Record<string, string> = {
@@ -120,7 +114,7 @@ export class HomeView {
       field('data', 'Data folder', h('select', { name: 'data' }, h('option', { value: '' }, 'loading…')), 'image folders under the configured data roots'),
       h('fieldset', { class: 'field', 'data-field': 'policies' },
         h('legend', {}, 'Policy (pick several to compare them)'),
-        NAMED_POLICIES.map(([name, description]) => h('label', { class: 'inline', title: description }, h('input', { type: 'checkbox', name: 'policy', value: name, checked: name === 'train-bn' }), ` ${name}`)),
+        Object.entries(NAMED_POLICIES).map(([name, description]) => h('label', { class: 'inline', title: description }, h('input', { type: 'checkbox', name: 'policy', value: name, checked: name === 'train-bn' }), ` ${name}`)),
         h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'policy', value: 'unfreeze-last' }), ' unfreeze-last: ', h('input', { type: 'number', name: 'unfreezeLast', value: 2, min: 1, step: 1, class: 'tiny' })),
         h('small', { class: 'field-error' }),
       ),

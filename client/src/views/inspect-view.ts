@@ -2,8 +2,8 @@
  * Inspect: before training, how far the data's BN-input statistics are from the pretrained ones,
  * layer by layer (ranked, largest symmetric KL first), lint findings, and the recommended policy.
  */
-import type { RecipeInspection } from '../../../server/train/inspect-recipe.ts';
-import type { BackboneOption, DataListing, InspectJobResponse } from '../../../server/web/protocol.ts';
+import type { RecipeInspection } from '../../../server/schema/inspect-report.ts';
+import type { BackboneOption, DataListing, InspectJobResponse } from '../../../server/schema/api.ts';
 import { api, ApiError } from '../api.ts';
 import { fill, formatNumber, h } from '../dom.ts';
 import { statusBadge } from './controls.ts';

@@ -2,8 +2,8 @@
  * One run, live: loss and accuracy (train per step, val per epoch), per-layer drift lines for the
  * picked layers, a layers × time drift heatmap, the batch-vs-running gap, and the run's log.
  */
-import type { RunEvent } from '../../../server/schema.ts';
-import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/web/protocol.ts';
+import type { RunEvent } from '../../../server/schema/events.ts';
+import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/schema/api.ts';
 import { api } from '../api.ts';
 import { DriftHeatmap } from '../charts/drift-heatmap.ts';
 import { LiveLineChart } from '../charts/live-line-chart.ts';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../backend.ts';
-import { maxRelativeError, seededValues } from './gradient-check.ts';
+import { maxRelativeError, seededValues } from '../../../test/support/gradient-check.ts';
 
 interface Case { xShape: number[]; paramShape: number[]; withOffset: boolean; withScale: boolean }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { registerWasmGradientKernels } from '../backend.ts';
 import { BROADCAST_OPS, lastAxisBroadcast } from './broadcast-binary.ts';
-import { seededValues } from './gradient-check.ts';
+import { seededValues } from '../../../test/support/gradient-check.ts';
 
 const ops: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
   Add: tf.add, Sub: tf.sub, Multiply: tf.mul, RealDiv: tf.div, Minimum: tf.minimum, Maximum: tf.maximum,

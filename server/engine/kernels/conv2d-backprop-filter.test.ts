@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { conv2DBackpropFilterLimits, pointwiseFilterGradOptions } from './conv2d-backprop-filter.ts';
-import { convGradients, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { convGradients, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from '../../../test/support/gradient-check.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { conv2DBackpropInputLimits } from './conv2d-backprop-input.ts';
-import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { convGradients, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from '../../../test/support/gradient-check.ts';
 
 /** Input gradients of ordinary convolutions: pointwise ones take bnlab's matMul path, others matMul + col2im. */
 function convCases(): ConvCase[] {

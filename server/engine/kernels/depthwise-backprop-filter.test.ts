@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { convGradients, depthwiseCases, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { convGradients, depthwiseCases, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from '../../../test/support/gradient-check.ts';
 
 /** Random depthwise cases (gradient-check.ts), with this kernel's own seeds and filter sizes. */
 const cases = () => depthwiseCases(1000, 17, (seed) => (seededInt(seed, 1, 3) === 2 ? 3 : seededInt(seed + 1, 1, 5)));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { convGradients, depthwiseCases, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from './gradient-check.ts';
+import { convGradients, depthwiseCases, describeMatchesCpu, finiteDifferences, maxRelativeError, seededInt, type ConvCase } from '../../../test/support/gradient-check.ts';
 
 /** Random depthwise cases (gradient-check.ts), with this kernel's own seeds and filter sizes. */
 const cases = () => depthwiseCases(2000, 23, (seed) => [1, 3, 3, 5][seededInt(seed, 0, 3)]);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { registerWasmGradientKernels } from '../backend.ts';
-import { maxRelativeError, seededValues } from './gradient-check.ts';
+import { maxRelativeError, seededValues } from '../../../test/support/gradient-check.ts';
 
 /** withScale false is not testable: tfjs-core itself fails to save the missing `scale` input for backprop. */
 interface BnCase {

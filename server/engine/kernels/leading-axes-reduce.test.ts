@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { registerWasmGradientKernels } from '../backend.ts';
-import { maxRelativeError, seededValues } from './gradient-check.ts';
+import { maxRelativeError, seededValues } from '../../../test/support/gradient-check.ts';
 import { reducesLeadingAxes } from './leading-axes-reduce.ts';
 
 type Reduction = { shape: number[]; axis: number | number[] | undefined; keepDims: boolean };

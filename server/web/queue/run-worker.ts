@@ -1,0 +1,40 @@
+/**
+ * Entry of the child process that runs one dashboard job (see worker-protocol.ts): a training run,
+ * a policy comparison or an inspect pass. Started by run-queue.ts with
+ * `process.execPath --import tsx run-worker.ts` and an IPC channel; it never serves HTTP.
+ */
+import type { BnlabConfig } from '../../config.ts';
+import { ensureDemoDataset } from '../../demo/make-dataset.ts';
+import type { Recipe } from '../../schema/recipe.ts';
+import { runComparison } from '../../commands/compare.ts';
+import { inspectRecipe } from '../../commands/inspect.ts';
+import { runTraining } from '../../train/loop.ts';
+import { isInside } from '../safe-path.ts';
+import { serveJobs } from './worker-protocol.ts';
+
+/** The demo recipe points at generated data: make it (once) before the run reads it. */
+async function prepareData(recipe: Recipe, config: BnlabConfig): Promise<void> {
+  if (!isInside(recipe.data, config.demoDataDir)) return;
+  await ensureDemoDataset(config);
+}
+
+serveJobs({
+  async run(job, { onEvent, signal }) {
+    await prepareData(job.recipe, job.config);
+    return runTraining(job.recipe, { runId: job.runId, config: job.config, onEvent, signal, backend: job.config.backend });
+  },
+  async comparison(job, { onEvent, signal }) {
+    await prepareData(job.recipe, job.config);
+    return runComparison(job.recipe, job.policies, {
+      comparisonId: job.comparisonId,
+      config: job.config,
+      onEvent,
+      signal,
+      backend: job.config.backend,
+    });
+  },
+  async inspect(job) {
+    await prepareData(job.recipe, job.config);
+    return inspectRecipe(job.recipe, job.config, job.config.backend);
+  },
+});

@@ -1,0 +1,28 @@
+/** What every route module gets, and the helpers routes share. */
+import type { Request, Response } from 'express';
+import type { BnlabConfig } from '../../config.ts';
+import type { RunQueue } from '../queue/run-queue.ts';
+import { IdSchema, validate } from '../validation.ts';
+
+export interface RouteContext {
+  config: BnlabConfig;
+  queue: RunQueue;
+}
+
+/** A query string without the auth token, which is not a parameter of any route. */
+export function queryOf(req: Request): Record<string, unknown> {
+  const { token: _token, ...rest } = req.query as Record<string, unknown>;
+  return rest;
+}
+
+/** The job an id names: a job id, or a run id inside a comparison; answers 404 (and null) otherwise. */
+export function findJob(queue: RunQueue, req: Request, res: Response) {
+  const id = validate(IdSchema, req.params.id, res, ['params', 'id']);
+  if (id === undefined) return null;
+  const job = queue.get(id) ?? queue.jobOfRun(id);
+  if (!job) {
+    res.status(404).json({ error: `no run or comparison '${id}'` });
+    return null;
+  }
+  return { id, job };
+}

@@ -1,0 +1,38 @@
+/** POST /api/inspect <recipe> (queue an inspect pass → 202 { inspectId }), GET /api/inspect/:id (its progress and report). */
+import express from 'express';
+import type { InspectJobResponse } from '../../schema/api.ts';
+import { RecipeSchema } from '../../schema/recipe.ts';
+import { validate } from '../validation.ts';
+import { findJob, type RouteContext } from './context.ts';
+import { pinRecipe } from './pin-recipe.ts';
+
+export function inspectRoutes({ config, queue }: RouteContext): express.Router {
+  const router = express.Router();
+  router.post('/inspect', async (req, res) => {
+    const parsed = validate(RecipeSchema, req.body, res);
+    if (!parsed) return;
+    const recipe = await pinRecipe(config, parsed, res);
+    if (!recipe) return;
+    const job = queue.submitInspect(recipe);
+    res.status(202).json({ inspectId: job.id });
+  });
+
+  router.get('/inspect/:id', (req, res) => {
+    const found = findJob(queue, req, res);
+    if (!found) return;
+    const { job } = found;
+    if (job.kind !== 'inspect') {
+      res.status(404).json({ error: `'${job.id}' is not an inspect job` });
+      return;
+    }
+    const body: InspectJobResponse = {
+      id: job.id,
+      status: job.status,
+      progress: job.progress,
+      report: job.report,
+      error: job.error,
+    };
+    res.json(body);
+  });
+  return router;
+}

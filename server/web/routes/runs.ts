@@ -1,0 +1,64 @@
+/** POST /api/runs (queue a run → 201 { runId }), GET /api/runs[?kind=], GET /api/runs/:id, POST /api/runs/:id/stop, GET /api/runs/:id/metrics[?afterSeq=]. */
+import express from 'express';
+import { z } from 'zod';
+import type { JobDetail, MetricsResponse } from '../../schema/api.ts';
+import { RecipeSchema } from '../../schema/recipe.ts';
+import { validate } from '../validation.ts';
+import { findJob, queryOf, type RouteContext } from './context.ts';
+import { pinRecipe } from './pin-recipe.ts';
+
+const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect']).optional() });
+const MetricsQuerySchema = z.strictObject({ afterSeq: z.coerce.number().int().nonnegative().default(0) });
+
+export function runRoutes({ config, queue }: RouteContext): express.Router {
+  const router = express.Router();
+  router.post('/runs', async (req, res) => {
+    const parsed = validate(RecipeSchema, req.body, res);
+    if (!parsed) return;
+    const recipe = await pinRecipe(config, parsed, res);
+    if (!recipe) return;
+    const job = queue.submitRun(recipe);
+    res.status(201).json({ runId: job.id });
+  });
+
+  router.get('/runs', (req, res) => {
+    const query = validate(ListQuerySchema, queryOf(req), res, ['query']);
+    if (!query) return;
+    res.json({ runs: queue.list(query.kind) });
+  });
+
+  router.get('/runs/:id', (req, res) => {
+    const found = findJob(queue, req, res);
+    if (!found) return;
+    const detail: JobDetail = { ...found.job.detail(), ...queue.summaryOf(found.job) };
+    if (found.id !== found.job.id) detail.run = found.job.runs.get(found.id);
+    res.json(detail);
+  });
+
+  router.post('/runs/:id/stop', (req, res) => {
+    const found = findJob(queue, req, res);
+    if (!found) return;
+    if (!queue.stop(found.job.id)) {
+      res.status(409).json({ error: `'${found.job.id}' has already ended (${found.job.status})` });
+      return;
+    }
+    res.json({ id: found.job.id, stopping: true });
+  });
+
+  router.get('/runs/:id/metrics', async (req, res) => {
+    const found = findJob(queue, req, res);
+    if (!found) return;
+    const query = validate(MetricsQuerySchema, queryOf(req), res, ['query']);
+    if (!query) return;
+    await queue.history(found.job);
+    const runId = found.id === found.job.id ? undefined : found.id;
+    const body: MetricsResponse = {
+      id: found.id,
+      jobId: found.job.id,
+      lastSeq: queue.summaryOf(found.job).lastSeq,
+      events: found.job.log.after(query.afterSeq, { runId }),
+    };
+    res.json(body);
+  });
+  return router;
+}
