@@ -36,10 +36,26 @@ export function readRecipeFile(file: string): Record<string, unknown> {
   }
 }
 
-export function recipeFromFlags(flags: RecipeFlags): Recipe {
+/**
+ * Without --recipe: no flags at all means the demo recipe; --data without --backbone trains the
+ * demo backbone on that folder, --backbone without --data uses the demo images (`note` says so,
+ * naming the flag to pass).
+ */
+export function recipeFromFlags(flags: RecipeFlags, note: (message: string) => void = (m) => process.stderr.write(`bnlab: ${m}\n`)): Recipe {
   const file = flags.recipe ?? (flags.backbone || flags.data ? null : DEMO_RECIPE);
   const base: Record<string, unknown> = file ? readRecipeFile(file) : {};
   const input: Record<string, unknown> = { ...base };
+  if (!file) {
+    const demo = readRecipeFile(DEMO_RECIPE);
+    if (!flags.backbone) {
+      input.backbone = demo.backbone;
+      note(`no --backbone given: using the demo backbone '${String(demo.backbone)}' (pass --backbone <name|path|url>, e.g. mobilenet_v1_0.25_224)`);
+    }
+    if (!flags.data) {
+      input.data = demo.data;
+      note(`no --data given: using the demo images ${String(demo.data)} (pass --data <folder>)`);
+    }
+  }
   if (flags.backbone) input.backbone = flags.backbone;
   if (flags.data) input.data = flags.data;
   if (flags.policy) input.policy = parsePolicyFlag(flags.policy);

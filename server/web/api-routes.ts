@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { listBackbones } from '../backbones/registry.ts';
 import { PROJECT_ROOT, type BnlabConfig } from '../config.ts';
 import { PolicySpecSchema, RecipeSchema, type Recipe } from '../schema.ts';
-import { listDataFolders } from './data-folders.ts';
+import { dataFolderProblem, listDataFolders } from './data-folders.ts';
 import type {
   BackboneOption,
   DemoDescription,
@@ -75,7 +75,8 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
     let backbone = recipe.backbone;
     const known = listBackbones(config).some((b) => b.name === recipe.backbone);
     if (!known) {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(recipe.backbone)) {
+      // a URL scheme, but not a Windows drive letter (C:\models): that is a path, refused below as one
+      if (/^[a-z][a-z0-9+.-]*:/i.test(recipe.backbone) && !/^[a-z]:[\\/]/i.test(recipe.backbone)) {
         fields.push({
           field: `${prefix}backbone`,
           message: 'URLs are not accepted from the dashboard; use a listed backbone (the CLI can download one)',
@@ -89,6 +90,10 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
           fields.push({ field: `${prefix}backbone`, message: `unknown backbone: not a listed name, and ${error.message}` });
         }
       }
+    }
+    if (!fields.length) {
+      const unusable = await dataFolderProblem(data, recipe, config);
+      if (unusable) fields.push({ field: `${prefix}data`, message: unusable });
     }
     if (fields.length) {
       sendFieldErrors(res, fields);
