@@ -244,6 +244,17 @@ describe('scanImageFolder: file system oddities', () => {
     expect(reasons['train/bees/up']).toMatch(/symlink loop: leads back up/);
   });
 
+  it('a class folder that links back up to the data folder is a loop, not a class', async () => {
+    const root = path.join(tmp, 'links-class-loop');
+    await images(path.join(root, 'ants'), 2);
+    await images(path.join(root, 'bees'), 2);
+    await fs.symlink(root, path.join(root, 'loop'));
+    const split = await scanImageFolder(root, opts);
+    expect(split.classes).toEqual(['ants', 'bees']);
+    expect(split.train.length + split.val.length).toBe(4);
+    expect(split.skipped.map((s) => [path.relative(root, s.path), s.reason])).toEqual([['loop', expect.stringMatching(/^symlink loop: leads back up to/)]]);
+  });
+
   it('handles unicode and spaces in class and file names', async () => {
     const root = path.join(tmp, 'unicode dataset ü');
     const a = path.join(root, 'café au lait');

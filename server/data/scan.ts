@@ -279,7 +279,14 @@ async function scanClasses(parent: string, skipped: SkippedFile[], walk: WalkCon
     );
   }
   const result = new Map<string, Found[]>();
+  const parentReal = await fs.realpath(parent);
   for (const dir of classDirs) {
+    const dirReal = await fs.realpath(dir.path).catch(() => dir.path);
+    if (dir.link && isInside(parentReal, dirReal)) {
+      // root/loop -> root (or an ancestor): not a class, a cycle
+      skipped.push({ path: dir.path, reason: `symlink loop: leads back up to ${dirReal}, which holds this data folder` });
+      continue;
+    }
     const images: Found[] = [];
     await walkClassFolder(dir.path, dir.link, images, skipped, [], walk);
     if (images.length === 0) {
@@ -287,6 +294,7 @@ async function scanClasses(parent: string, skipped: SkippedFile[], walk: WalkCon
     }
     result.set(dir.name, images.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)));
   }
+  if (result.size === 0) throw new DataFolderError(`no class folders in ${parent}: its only sub-folders are symlink loops`, parent);
   return result;
 }
 
