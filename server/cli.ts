@@ -128,12 +128,12 @@ program
   .action(async (inputs: string[], flags) => {
     await selectBackend(flags.backend ?? config.backend);
     const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top));
-    if (flags.json) {
-      console.log(JSON.stringify(result, null, 2));
-      return;
+    if (flags.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      for (const p of result.predictions) console.log(`${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+      for (const s of result.skipped) console.log(`skipped ${s.path}: ${s.reason}`);
     }
-    for (const p of result.predictions) console.log(`${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
-    for (const s of result.skipped) console.log(`skipped ${s.path}: ${s.reason}`);
+    if (!result.predictions.length) throw new Error(`nothing was predicted: none of the ${inputs.length} input(s) gave a readable image (${result.skipped.length} skipped, reasons above)`);
   });
 
 program
@@ -141,10 +141,11 @@ program
   .description('write a checkpoint as a plain tfjs layers model (model.json + weights.bin + labels.json)')
   .requiredOption('--checkpoint <dir>')
   .requiredOption('--out <dir>')
+  .option('--force', 'write into --out even when it holds other files (they may be overwritten)')
   .addOption(backendOption())
   .action(async (flags) => {
     await selectBackend(flags.backend ?? config.backend);
-    const out = await exportCheckpoint(flags.checkpoint, path.resolve(flags.out));
+    const out = await exportCheckpoint(flags.checkpoint, path.resolve(flags.out), { force: Boolean(flags.force) });
     console.log(`exported → ${out}/model.json`);
   });
 
@@ -161,11 +162,11 @@ program
   .command('serve')
   .description('start the dashboard')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
-  .option('--port <port>', 'port (0 = any free one)', '3000')
+  .option('--port <port>', 'port (0 = any free one; default: env PORT, else 3000)')
   .option('--token <token>', 'access token (required when --host is not loopback)')
   .action(async (flags) => {
     const { startDashboard } = await import('./web/start.ts');
-    await startDashboard({ config, host: flags.host, port: Number(flags.port), token: flags.token ?? null });
+    await startDashboard({ config, host: flags.host, port: flags.port, token: flags.token ?? null });
   });
 
 program.parseAsync().catch((error: Error) => {

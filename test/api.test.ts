@@ -146,7 +146,8 @@ describe('validation names the fields', () => {
 
   it('refuses a body that is not JSON (a cross-site form post cannot start a run)', async () => {
     const response = await fetch(`${url}api/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'backbone=demo' });
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { error: string }).error).toMatch(/request body must be JSON/);
   });
 });
 

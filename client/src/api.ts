@@ -1,16 +1,27 @@
 /**
  * REST calls to the bnlab server. When the server requires a token (it listens beyond loopback),
- * the page is opened as `/?token=...`; the token is kept for this tab and sent as a Bearer header
- * and in the socket handshake.
+ * the page is opened as `/?token=...`; the token is kept for this tab (sessionStorage, stripped from
+ * the address bar) and sent as a Bearer header and in the socket handshake.
  */
 import type { ErrorBody, FieldError } from '../../server/schema/api.ts';
 
 const TOKEN_KEY = 'bnlab-token';
 
+/**
+ * The token for this tab. A `?token=` in the address is moved to sessionStorage and removed from
+ * the address bar (history.replaceState), so it does not stay on screen, in bookmarks or in
+ * screenshots; reloads and later requests read it from sessionStorage.
+ */
 export function authToken(): string | null {
-  const fromUrl = new URLSearchParams(location.search).get('token');
-  if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl);
-  return fromUrl ?? sessionStorage.getItem(TOKEN_KEY);
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get('token');
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    params.delete('token');
+    const query = params.toString();
+    history.replaceState(history.state, '', `${location.pathname}${query ? `?${query}` : ''}${location.hash}`);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
 }
 
 export class ApiError extends Error {

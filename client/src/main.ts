@@ -1,7 +1,7 @@
 /** Dashboard entry: a hash router over four views and one socket connection. */
 import './charts/setup.ts';
 import type { JobDetail } from '../../server/schema/api.ts';
-import { api } from './api.ts';
+import { api, authToken } from './api.ts';
 import { h } from './dom.ts';
 import { LiveConnection } from './live.ts';
 import { ComparisonView } from './views/comparison-view.ts';
@@ -13,6 +13,7 @@ interface View {
   dispose(): void;
 }
 
+authToken(); // first thing: move a ?token= out of the address bar into sessionStorage
 const root = document.getElementById('app')!;
 const connection = document.getElementById('connection')!;
 const live = new LiveConnection((state, detail) => {

@@ -86,10 +86,25 @@ export function readRecipeFile(file: string): Record<string, unknown> {
 /** Commander's parsed options of a recipe command (keys are the flags' attribute names). */
 export type RecipeFlags = { recipe?: string } & Record<string, unknown>;
 
-/** A validated recipe: the recipe file (or the demo recipe), then each flag given, flags win. */
-export function recipeFromFlags(flags: RecipeFlags): Recipe {
+/**
+ * A validated recipe: the recipe file, then each flag given (flags win). Without --recipe: no
+ * flags at all means the demo recipe; --data without --backbone trains the demo backbone on that
+ * folder, --backbone without --data uses the demo images (`note` says so, naming the flag to pass).
+ */
+export function recipeFromFlags(flags: RecipeFlags, note: (message: string) => void = (m) => process.stderr.write(`bnlab: ${m}\n`)): Recipe {
   const file = flags.recipe ?? (flags.backbone || flags.data ? null : DEMO_RECIPE_FILE);
   const input: Record<string, unknown> = file ? readRecipeFile(file) : {};
+  if (!file) {
+    const demo = readRecipeFile(DEMO_RECIPE_FILE);
+    if (!flags.backbone) {
+      input.backbone = demo.backbone;
+      note(`no --backbone given: using the demo backbone '${String(demo.backbone)}' (pass --backbone <name|path|url>, e.g. mobilenet_v1_0.25_224)`);
+    }
+    if (!flags.data) {
+      input.data = demo.data;
+      note(`no --data given: using the demo images ${String(demo.data)} (pass --data <folder>)`);
+    }
+  }
   for (const flag of RECIPE_FLAGS) {
     const value = flags[optionOf(flag).attributeName()];
     if (value === undefined) continue;

@@ -12,10 +12,26 @@ export interface Prediction {
   top: { label: string; probability: number }[];
 }
 
-export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3): Promise<{ predictions: Prediction[]; skipped: { path: string; reason: string }[] }> {
+export interface PredictResult {
+  predictions: Prediction[];
+  /** every input, or file inside an input folder, that gave no prediction, with the reason */
+  skipped: { path: string; reason: string }[];
+}
+
+/**
+ * Classify every readable image among `inputs` (files, or folders searched recursively). An input
+ * that is missing, unreadable or holds no image is reported in `skipped` and the others still run.
+ */
+export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3): Promise<PredictResult> {
   const { model, meta, optimizerState } = await loadCheckpoint(checkpointDir);
   optimizerState?.forEach((t) => t.tensor.dispose());
-  const files = (await Promise.all(inputs.map(expandInput))).flat();
+  const skipped: PredictResult['skipped'] = [];
+  const files: string[] = [];
+  for (const input of inputs) {
+    const expanded = await expandInput(input);
+    if ('reason' in expanded) skipped.push({ path: input, reason: expanded.reason });
+    else files.push(...expanded.files);
+  }
   const dataset = new ImageDataset({ items: files.map((p) => ({ path: p, label: 0 })), imageSize: meta.inputSize, preprocessing: meta.preprocessing, augment: null });
   const predictions: Prediction[] = [];
   for await (const batch of dataset.batches({ batchSize: 16, shuffle: false, seed: 0, epoch: 0 })) {
@@ -31,15 +47,32 @@ export async function predictFiles(checkpointDir: string, inputs: string[], topK
     });
   }
   model.dispose();
-  return { predictions, skipped: dataset.skipped };
+  return { predictions, skipped: [...skipped, ...dataset.skipped] };
 }
 
-async function expandInput(input: string): Promise<string[]> {
-  const stat = await fs.stat(input);
-  if (!stat.isDirectory()) return [input];
-  const entries = await fs.readdir(input, { recursive: true, withFileTypes: true });
-  return entries
+/** The image files an input names, or why it names none. */
+async function expandInput(input: string): Promise<{ files: string[] } | { reason: string }> {
+  let stat;
+  try {
+    stat = await fs.stat(input);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { reason: 'no such file or folder' };
+    if (code === 'EACCES' || code === 'EPERM') return { reason: 'permission denied' };
+    if (code === 'ELOOP') return { reason: 'symlink loop' };
+    return { reason: `cannot read it (${code ?? (error as Error).message})` };
+  }
+  if (!stat.isDirectory()) return { files: [input] };
+  let entries;
+  try {
+    entries = await fs.readdir(input, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return { reason: code === 'EACCES' || code === 'EPERM' ? 'folder cannot be listed: permission denied' : `folder cannot be listed (${code ?? (error as Error).message})` };
+  }
+  const files = entries
     .filter((e) => e.isFile() && isImageFileName(e.name))
     .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
     .sort();
+  return files.length ? { files } : { reason: 'folder holds no image files' };
 }

@@ -8,7 +8,7 @@ import type { BnlabConfig } from '../config.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { loadBackbone } from '../backbones/load.ts';
 import { ImageDataset } from '../data/dataset.ts';
-import { scanImageFolder } from '../data/scan.ts';
+import { scanUnlabelledImages } from '../data/scan.ts';
 import { recalibrateBatchNorm } from '../stats/population.ts';
 import { bnEpsilons, driftAll, snapshotBn } from '../stats/drift.ts';
 import { writeLayersModel } from '../train/checkpoint.ts';
@@ -28,18 +28,19 @@ export async function recalibrateBackbone(
 ): Promise<RecalibrationResult> {
   await selectBackend(opts.backend ?? config.backend);
   const backbone = await loadBackbone(opts.backbone, config);
-  const split = await scanImageFolder(resolveDataPath(opts.data), { valFraction: 0.2, seed: 0 });
-  // Every image of the folder is used: recalibration learns no weights, so there is nothing to hold out.
-  const items = [...split.train, ...split.val];
+  // Every image of the folder is used, in any layout (one class, no classes, train/val): recalibration
+  // learns no weights and reads no labels, so there is nothing to hold out and nothing to label.
+  const found = await scanUnlabelledImages(resolveDataPath(opts.data), { roots: config.dataRoots });
+  const items = found.files.map((file) => ({ path: file, label: 0 }));
   const dataset = new ImageDataset({ items, imageSize: backbone.entry.inputSize, preprocessing: backbone.entry.preprocessing, augment: null });
   const before = snapshotBn(backbone.model);
   await recalibrateBatchNorm(backbone.model, () => imageTensors(dataset, opts.batchSize), { onLayer: opts.onLayer });
   const after = snapshotBn(backbone.model);
   const layers = driftAll(after, before, bnEpsilons(backbone.model)).map(({ layer, meanShift, logVarRatio }) => ({ layer, meanShift, logVarRatio }));
   await writeLayersModel(opts.outDir, backbone.model, 'weights.bin', {
-    bnlab: { recalibratedOn: split.root, images: items.length - dataset.skipped.length, source: backbone.name, time: new Date().toISOString() },
+    bnlab: { recalibratedOn: found.root, images: items.length - dataset.skipped.length, source: backbone.name, time: new Date().toISOString() },
   });
   await writeFileAtomic(path.join(opts.outDir, 'recalibration.json'), JSON.stringify({ layers }, null, 2));
   backbone.model.dispose();
-  return { outDir: opts.outDir, images: items.length - dataset.skipped.length, layers, skippedFiles: [...split.skipped, ...dataset.skipped] };
+  return { outDir: opts.outDir, images: items.length - dataset.skipped.length, layers, skippedFiles: [...found.skipped, ...dataset.skipped] };
 }

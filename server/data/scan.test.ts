@@ -186,7 +186,7 @@ describe('scanImageFolder: errors that name the folder', () => {
 });
 
 describe('scanImageFolder: file system oddities', () => {
-  it('follows symlinks, detects loops and lists broken links', async () => {
+  it('follows symlinks into the data roots, detects loops and lists broken links', async () => {
     const root = path.join(tmp, 'links');
     const outside = path.join(tmp, 'outside-bees');
     await images(outside, 2);
@@ -196,7 +196,8 @@ describe('scanImageFolder: file system oddities', () => {
     await fs.symlink('self.png', path.join(root, 'ants', 'self.png')); // a link to itself (ELOOP)
     await fs.symlink('missing.png', path.join(root, 'ants', 'dangling.png'));
 
-    const split = await scanImageFolder(root, { valFraction: 0.5, seed: 0 });
+    // bees/ leads outside the data folder: followed only because its target is in a data root
+    const split = await scanImageFolder(root, { valFraction: 0.5, seed: 0, roots: [outside] });
     expect(split.classes).toEqual(['ants', 'bees']);
     const all = [...split.train, ...split.val];
     expect(all.filter((i) => i.label === 0)).toHaveLength(2);
@@ -206,6 +207,52 @@ describe('scanImageFolder: file system oddities', () => {
     expect(reasons['ants/loop']).toMatch(/symlink loop/);
     expect(reasons['ants/self.png']).toMatch(/broken symlink or symlink loop/);
     expect(reasons['ants/dangling.png']).toMatch(/broken symlink/);
+  });
+
+  it('refuses symlinks (folders and files) that lead outside the data folder and the roots', async () => {
+    const root = path.join(tmp, 'links-out');
+    const outside = path.join(tmp, 'outside-secret');
+    await images(outside, 2);
+    await images(path.join(root, 'ants'), 2);
+    await images(path.join(root, 'bees'), 2);
+    await fs.symlink(outside, path.join(root, 'ants', 'more')); // a folder link out
+    await fs.symlink(path.join(outside, '000.png'), path.join(root, 'bees', 'stolen.png')); // a file link out
+    const split = await scanImageFolder(root, { valFraction: 0.5, seed: 0 });
+    const all = [...split.train, ...split.val];
+    expect(all.map((i) => path.relative(root, i.path)).sort()).toEqual(['ants/000.png', 'ants/001.png', 'bees/000.png', 'bees/001.png']);
+    const reasons = Object.fromEntries(split.skipped.map((s) => [path.relative(root, s.path), s.reason]));
+    expect(reasons['ants/more']).toMatch(/symlink leads outside the data folder and the data roots/);
+    expect(reasons['bees/stolen.png']).toMatch(/symlink leads outside the data folder and the data roots/);
+  });
+
+  it('reads a file once, under one label and in one split (dedupe by real path)', async () => {
+    const root = path.join(tmp, 'links-dupes');
+    await images(path.join(root, 'train', 'ants'), 3);
+    await images(path.join(root, 'train', 'bees'), 3);
+    await images(path.join(root, 'val', 'ants'), 1);
+    await images(path.join(root, 'val', 'bees'), 1);
+    await fs.symlink(path.join(root, 'train', 'bees', '001.png'), path.join(root, 'train', 'ants', 'bee.png')); // other label
+    await fs.symlink(path.join(root, 'train', 'ants', '002.png'), path.join(root, 'val', 'ants', 'leak.png')); // other split
+    await fs.symlink('..', path.join(root, 'train', 'bees', 'up')); // bees/up -> train/: a loop through ants
+    const split = await scanImageFolder(root, opts);
+    const rel = (items: { path: string; label: number }[]) => items.map((i) => `${i.label}:${path.relative(root, i.path)}`);
+    expect(rel(split.train)).toEqual(['0:train/ants/000.png', '0:train/ants/001.png', '0:train/ants/002.png', '1:train/bees/000.png', '1:train/bees/001.png', '1:train/bees/002.png']);
+    expect(rel(split.val)).toEqual(['0:val/ants/000.png', '1:val/bees/000.png']);
+    const reasons = Object.fromEntries(split.skipped.map((s) => [path.relative(root, s.path), s.reason]));
+    expect(reasons['train/ants/bee.png']).toMatch(/same file as .*train\/bees\/001\.png \(class "bees"\)/);
+    expect(reasons['val/ants/leak.png']).toMatch(/same file as .*train\/ants\/002\.png/);
+    expect(reasons['train/bees/up']).toMatch(/symlink loop: leads back up/);
+  });
+
+  it('a class folder that links back up to the data folder is a loop, not a class', async () => {
+    const root = path.join(tmp, 'links-class-loop');
+    await images(path.join(root, 'ants'), 2);
+    await images(path.join(root, 'bees'), 2);
+    await fs.symlink(root, path.join(root, 'loop'));
+    const split = await scanImageFolder(root, opts);
+    expect(split.classes).toEqual(['ants', 'bees']);
+    expect(split.train.length + split.val.length).toBe(4);
+    expect(split.skipped.map((s) => [path.relative(root, s.path), s.reason])).toEqual([['loop', expect.stringMatching(/^symlink loop: leads back up to/)]]);
   });
 
   it('handles unicode and spaces in class and file names', async () => {

@@ -132,9 +132,10 @@ async function useTensorflow(): Promise<string> {
 export async function selectBackend(requested?: string | null): Promise<string> {
   installEarlyGradientRelease(); // backprop frees dead gradients and saved tensors as it goes (any backend)
   const fromEnv = process.env.BNLAB_BACKEND;
+  // callers pass config.backend, which is BNLAB_BACKEND: name the variable the user set
   const explicit =
     requested != null && requested !== ''
-      ? parseBackendName(requested, 'the backend option')
+      ? parseBackendName(requested, requested === fromEnv ? 'BNLAB_BACKEND' : 'the backend option')
       : fromEnv
         ? parseBackendName(fromEnv, 'BNLAB_BACKEND')
         : null;

@@ -82,6 +82,9 @@ export interface DataFolder {
   layout: DatasetLayout;
   classes: string[];
   imageCount: number;
+  /** false when a run on it would be refused (e.g. one class folder); `problem` says why */
+  trainable: boolean;
+  problem: string | null;
 }
 
 export interface DataListing {

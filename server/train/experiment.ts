@@ -37,7 +37,7 @@ export function resolveDataPath(data: string): string {
 
 export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cache = new DecodedImageCache()): Promise<Experiment> {
   const backbone = await loadBackbone(recipe.backbone, config);
-  const split = await scanImageFolder(resolveDataPath(recipe.data), { valFraction: recipe.valFraction, seed: recipe.seed });
+  const split = await scanImageFolder(resolveDataPath(recipe.data), { valFraction: recipe.valFraction, seed: recipe.seed, roots: config.dataRoots });
   const inputSize = recipe.imageSize ?? backbone.entry.inputSize;
   if (inputSize !== backbone.entry.inputSize) {
     throw new Error(`imageSize ${inputSize} does not match backbone '${backbone.name}' input size ${backbone.entry.inputSize}; leave imageSize out to use the backbone's`);

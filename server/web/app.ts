@@ -5,7 +5,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import compression from 'compression';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { Server as SocketServer } from 'socket.io';
@@ -21,7 +23,9 @@ import {
   isLoopbackHost,
   requireSocketToken,
   requireToken,
+  tokenWarnings,
 } from './security.ts';
+import { requireJsonBody } from './validation.ts';
 
 export const CLIENT_DIST_DIR = path.join(PROJECT_ROOT, 'client', 'dist');
 export const JSON_BODY_LIMIT = '100kb';
@@ -42,10 +46,40 @@ export interface ServerOptions {
 }
 
 export interface BnlabServer {
-  /** Read finished runs from disk, then listen. `url` is the page; `openUrl` adds the token. */
-  listen(): Promise<{ url: string; openUrl: string; host: string; port: number }>;
+  /**
+   * Read finished runs from disk, then listen. `url` is the page (on 127.0.0.1 when listening on
+   * every interface); `openUrl` adds the token; `networkUrls` are the same page at this machine's
+   * network addresses when listening on every interface.
+   */
+  listen(): Promise<{ url: string; openUrl: string; networkUrls: string[]; host: string; port: number }>;
   close(): Promise<void>;
   readonly queue: RunQueue;
+  /** Settings that work but a user should reconsider (a short token). */
+  readonly warnings: string[];
+}
+
+/** Vite's content-hashed build output (client/dist/assets/name-<hash>.js): safe to cache for a year. */
+const HASHED_ASSET = /^assets\/.+-[\w-]{8,}\.\w+$/;
+
+/** Static files: hashed assets cached for a year (immutable), everything else (index.html) revalidated. */
+function cacheHeaders(clientDir: string) {
+  return (res: Response, file: string) => {
+    const relative = path.relative(clientDir, file).split(path.sep).join('/');
+    res.setHeader('Cache-Control', HASHED_ASSET.test(relative) ? 'public, max-age=31536000, immutable' : 'no-cache');
+  };
+}
+
+/** 0.0.0.0 / :: — "every interface", an address to listen on but not one to open. */
+function isUnspecifiedHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
+
+/** This machine's external IPv4 addresses, for the URLs printed when listening on every interface. */
+function networkAddresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .filter((a): a is os.NetworkInterfaceInfo => !!a && a.family === 'IPv4' && !a.internal)
+    .map((a) => a.address);
 }
 
 export function createServer(options: ServerOptions): BnlabServer {
@@ -73,8 +107,9 @@ export function createServer(options: ServerOptions): BnlabServer {
     }),
   );
   app.use(guardOrigin(loopbackOnly));
-  app.use('/api', requireToken(token), express.json({ limit: JSON_BODY_LIMIT }), apiRouter(options.config, queue));
-  app.use(express.static(clientDir, { index: 'index.html', dotfiles: 'ignore', redirect: false }));
+  app.use(compression()); // gzip or brotli, as the browser's Accept-Encoding asks
+  app.use('/api', requireToken(token), requireJsonBody, express.json({ limit: JSON_BODY_LIMIT }), apiRouter(options.config, queue));
+  app.use(express.static(clientDir, { index: 'index.html', dotfiles: 'ignore', redirect: false, setHeaders: cacheHeaders(clientDir) }));
   app.get('/', (_req, res) => {
     res
       .status(503)
@@ -109,6 +144,7 @@ export function createServer(options: ServerOptions): BnlabServer {
 
   return {
     queue,
+    warnings: tokenWarnings(token),
     async listen() {
       await queue.loadHistory();
       await new Promise<void>((resolve, reject) => {
@@ -119,9 +155,12 @@ export function createServer(options: ServerOptions): BnlabServer {
         });
       });
       const { port } = httpServer.address() as AddressInfo;
-      const shownHost = host.includes(':') ? `[${host}]` : host;
+      const everywhere = isUnspecifiedHost(host);
+      const shownHost = everywhere ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
       const url = `http://${shownHost}:${port}/`;
-      return { url, openUrl: token ? `${url}?token=${encodeURIComponent(token)}` : url, host, port };
+      const withToken = (page: string) => (token ? `${page}?token=${encodeURIComponent(token)}` : page);
+      const networkUrls = everywhere ? networkAddresses().map((address) => withToken(`http://${address}:${port}/`)) : [];
+      return { url, openUrl: withToken(url), networkUrls, host, port };
     },
     async close() {
       stream.close();

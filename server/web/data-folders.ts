@@ -6,8 +6,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isImageFileName } from '../data/scan.ts';
+import type { BnlabConfig } from '../config.ts';
+import { DataFolderError, isImageFileName, scanImageFolder } from '../data/scan.ts';
 import type { DataFolder, DataListing } from '../schema/api.ts';
+import type { Recipe } from '../schema/recipe.ts';
 import { isInside, realRoots } from './safe-path.ts';
 
 
@@ -125,10 +127,32 @@ async function describeDataset(dir: string, root: string, allowed: string[]): Pr
     const train = await classFolders(path.join(dir, 'train'), allowed);
     const val = await classFolders(path.join(dir, 'val'), allowed);
     if (train.classes.length > 0) {
-      return { ...base, layout: 'train-val', classes: train.classes, imageCount: train.images + val.images };
+      return { ...base, layout: 'train-val', classes: train.classes, imageCount: train.images + val.images, ...trainability(train.classes) };
     }
   }
   const flat = await classFolders(dir, allowed);
-  if (flat.classes.length > 0) return { ...base, layout: 'class-folders', classes: flat.classes, imageCount: flat.images };
+  if (flat.classes.length > 0) return { ...base, layout: 'class-folders', classes: flat.classes, imageCount: flat.images, ...trainability(flat.classes) };
   return null;
+}
+
+/** What the picker shows before a run is queued: a folder with one class cannot train a classifier. */
+function trainability(classes: string[]): Pick<DataFolder, 'trainable' | 'problem'> {
+  if (classes.length >= 2) return { trainable: true, problem: null };
+  return { trainable: false, problem: `only one class folder (${classes[0]}): a classifier needs at least two` };
+}
+
+/**
+ * Why a run on `data` (a real path inside the roots) would fail at its data scan, or null: the same
+ * scan the run does (scan.ts), so the form gets a field error at submit instead of a failed run
+ * after queueing. The demo folder is skipped: it is generated on first use and always valid.
+ */
+export async function dataFolderProblem(data: string, recipe: Pick<Recipe, 'valFraction' | 'seed'>, config: BnlabConfig): Promise<string | null> {
+  if (isInside(data, config.demoDataDir)) return null;
+  try {
+    await scanImageFolder(data, { valFraction: recipe.valFraction, seed: recipe.seed, roots: config.dataRoots });
+    return null;
+  } catch (error) {
+    if (error instanceof DataFolderError) return error.message;
+    throw error;
+  }
 }

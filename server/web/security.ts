@@ -41,10 +41,25 @@ export function tokenMatches(provided: unknown, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The auth scheme is case-insensitive (RFC 9110 §11.1): `Bearer`, `bearer` and `BEARER` all work. */
+const BEARER = /^bearer[ \t]+(\S+)\s*$/i;
+
 function tokenFromRequest(req: Request): unknown {
-  const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
+  const match = BEARER.exec(req.headers.authorization ?? '');
+  if (match) return match[1];
   return req.query.token;
+}
+
+/** Below this, a token can be guessed by anyone who can reach the port. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Warnings about a token that works but is too weak to protect a server on a network. */
+export function tokenWarnings(token: string | null | undefined): string[] {
+  if (!token || token.length >= MIN_TOKEN_LENGTH) return [];
+  return [
+    `the token is only ${token.length} character${token.length === 1 ? '' : 's'} long: anyone who can reach this port could guess it. ` +
+      `Use at least ${MIN_TOKEN_LENGTH} random characters (e.g. \`openssl rand -hex 16\`).`,
+  ];
 }
 
 /** Express middleware: 401 unless the request carries the token (no-op without one). */

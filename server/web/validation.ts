@@ -3,7 +3,7 @@
  * field is the dotted path into the request body (`recipe.optimizer.lr`), and unknown keys are
  * reported under their own name, so the form can put each message next to its input.
  */
-import type { Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import type { ErrorBody, FieldError } from '../schema/api.ts';
 
@@ -47,3 +47,16 @@ export const IdSchema = z
   .min(1)
   .max(200)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'not a valid id');
+
+/**
+ * Express middleware: a request that carries a body must say it is JSON. Without this, express.json
+ * skips a text/plain or form body and the route reports the resulting empty body as
+ * "expected object, received undefined"; 415 says what is wrong. Bodiless POSTs pass.
+ */
+export function requireJsonBody(req: Request, res: Response, next: NextFunction): void {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (!hasBody || req.is('application/json')) return next();
+  const type = req.headers['content-type'] ?? 'none';
+  res.status(415).json({ error: `request body must be JSON (Content-Type: application/json); got Content-Type: ${type}` });
+}

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ import { type RunEvent } from '../../server/schema/events.ts';
 import { parseRecipe, type RecipeInput } from '../../server/schema/recipe.ts';
 import { loadCheckpoint } from '../../server/train/checkpoint.ts';
 import { runTraining } from '../../server/train/loop.ts';
+import { RunQueue } from '../../server/web/queue/run-queue.ts';
 import {
   BNLAB_BIN,
   STACK_TRACE,
@@ -179,6 +181,14 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<CliR
   });
 }
 
+/** Any CLI run: 'ok' on exit 0 (or 'warning' when bnlab printed a note on stderr), 'error' on exit 1; stdout, then stderr. */
+function cliSeen(result: CliResult): Seen {
+  const crashed = result.signal !== null || (result.code !== 0 && result.code !== 1) || STACK_TRACE.test(result.stderr);
+  const outcome: Outcome = result.code === 0 ? (/^bnlab: /m.test(result.stderr) ? 'warning' : 'ok') : 'error';
+  const text = [result.stdout.trim(), result.stderr.trim()].filter(Boolean).join('\n');
+  return { outcome, message: `exit ${result.code ?? result.signal}: ${text}`, crashed };
+}
+
 /** A CLI refusal: exit code 1, the message on stderr, no stack trace. */
 async function cliRefusal(args: string[]): Promise<Seen> {
   const result = await runCli(args);
@@ -325,7 +335,7 @@ describe('bad images: skipped with a reason, or converted to RGB', () => {
   it('symlink loop inside a class folder is skipped, not followed forever', async () => {
     const root = classFolderWith('looped', { 'a.png': fs.readFileSync(path.join(images, 'warm', '1.png')) });
     fs.symlinkSync('..', path.join(root, 'looped', 'again'));
-    await check('symlink-loop-dir', 'image', 'class/again -> .. (directory cycle)', 'skipped', /symlink loop or repeated folder/, () => scan(root));
+    await check('symlink-loop-dir', 'image', 'class/again -> .. (directory cycle)', 'skipped', /again: symlink loop/, () => scan(root));
   });
 
   it('self-referencing symlink file is skipped', async () => {
@@ -334,6 +344,83 @@ describe('bad images: skipped with a reason, or converted to RGB', () => {
     await check('symlink-loop-file', 'image', 'me.png -> me.png', 'skipped', /me\.png: broken symlink or symlink loop/, () => scan(root));
   });
 
+});
+
+describe('symlinks in image folders: one label, one split, nothing from outside', () => {
+  /** Every item's real path, its labels and its splits. */
+  const byRealPath = (split: Awaited<ReturnType<typeof scanImageFolder>>) => {
+    const seen = new Map<string, { labels: Set<string>; splits: Set<string> }>();
+    for (const [name, items] of [['train', split.train], ['val', split.val]] as const) {
+      for (const item of items) {
+        const real = fs.realpathSync(item.path);
+        const entry = seen.get(real) ?? { labels: new Set(), splits: new Set() };
+        entry.labels.add(split.classes[item.label]);
+        entry.splits.add(name);
+        seen.set(real, entry);
+      }
+    }
+    return seen;
+  };
+
+  it('a symlink loop inside a class folder does not relabel the other classes (ants/loop -> ..)', async () => {
+    const root = caseDir('weird');
+    await writeImageFolder(root, 9, { ants: [200, 80, 40], bees: [40, 90, 210] });
+    fs.symlinkSync('..', path.join(root, 'ants', 'loop'));
+    let split: Awaited<ReturnType<typeof scanImageFolder>> | null = null;
+    await check('symlink-loop-relabels', 'image', 'weird/ants/loop -> .. with 9 ants and 9 bees', 'skipped', /loop: symlink loop: leads back up to/, async () => {
+      split = await scanImageFolder(root, { valFraction: 0.25, seed: 0 });
+      return { outcome: split.skipped.length ? 'skipped' : 'ok', message: `${split.skipped.map((x) => `${path.relative(root, x.path)}: ${x.reason}`).join('\n')}\n${split.train.length} train + ${split.val.length} val images` };
+    }, () => {
+      const seen = byRealPath(split!);
+      expect(seen.size).toBe(18);
+      for (const [real, { labels, splits }] of seen) {
+        expect([...labels], real).toEqual([path.basename(path.dirname(real))]); // the folder it lives in, nothing else
+        expect(splits.size, real).toBe(1);
+      }
+      expect(split!.train.length + split!.val.length).toBe(18);
+    });
+  });
+
+  it('a file linked into another class and another split is read once', async () => {
+    const root = caseDir('dupes');
+    await writeImageFolder(path.join(root, 'train'), 4);
+    await writeImageFolder(path.join(root, 'val'), 2);
+    fs.symlinkSync(path.join(root, 'train', 'warm', '1.png'), path.join(root, 'train', 'cool', 'warm-copy.png'));
+    fs.symlinkSync(path.join(root, 'train', 'cool', '2.png'), path.join(root, 'val', 'cool', 'leak.png'));
+    let split: Awaited<ReturnType<typeof scanImageFolder>> | null = null;
+    await check('symlink-file-two-labels', 'image', 'train/cool/warm-copy.png -> train/warm/1.png, val/cool/leak.png -> train/cool/2.png', 'skipped', /warm-copy\.png: same file as .*warm\/1\.png \(class "warm"\)[\s\S]*leak\.png: same file as .*train\/cool\/2\.png/, async () => {
+      split = await scanImageFolder(root, { valFraction: 0.25, seed: 0 });
+      return { outcome: 'skipped', message: split.skipped.map((x) => `${path.relative(root, x.path)}: ${x.reason}`).join('\n') };
+    }, () => {
+      for (const [real, { labels, splits }] of byRealPath(split!)) {
+        expect(labels.size, real).toBe(1);
+        expect(splits.size, real).toBe(1);
+      }
+      expect([split!.train.length, split!.val.length]).toEqual([8, 4]);
+    });
+  });
+
+  it('file symlinks leading outside the data roots are refused like folder symlinks, through training', async () => {
+    const root = caseDir('outside-files');
+    const elsewhere = path.join(os.tmpdir(), `bnlab-elsewhere-${process.pid}`);
+    await writeImageFolder(elsewhere, 1, { x: [10, 200, 10] });
+    await writeImageFolder(root, 6);
+    fs.symlinkSync('/etc/passwd', path.join(root, 'cool', 'passwd.jpg'));
+    fs.symlinkSync(path.join(elsewhere, 'x', '0.png'), path.join(root, 'warm', 'outside.png'));
+    fs.symlinkSync(path.join(elsewhere, 'x'), path.join(root, 'warm', 'more'));
+    let summary: Awaited<ReturnType<typeof train>>['summary'] | null = null;
+    try {
+      await check('symlink-file-outside-roots', 'image', 'cool/passwd.jpg -> /etc/passwd, warm/outside.png and warm/more/ -> outside every root (runTraining)', 'skipped', /passwd\.jpg: symlink leads outside the data folder and the data roots[\s\S]*more: symlink leads outside[\s\S]*outside\.png: symlink leads outside/, async () => {
+        summary = (await train({ data: root, batchSize: 2, maxStepsPerEpoch: 1 }, {})).summary;
+        return { outcome: 'skipped', message: summary.skippedFiles.map((x) => `${path.relative(root, x.path)}: ${x.reason}`).join('\n') };
+      }, () => {
+        // the refused files were never opened: no decode reason for them, and 12 images trained on
+        expect(summary!.skippedFiles.map((x) => path.basename(x.path)).sort()).toEqual(['more', 'outside.png', 'passwd.jpg']);
+      });
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('bad data folders: errors that name the folder', () => {
@@ -653,6 +740,104 @@ describe('the real CLI: exit code 1, message on stderr, no stack trace', () => {
 
   it('recipe file that does not exist', async () => {
     await check('cli-recipe-missing', 'cli', 'bnlab train --recipe nope.json', 'error', /^exit 1: [\s\S]*cannot read recipe .*nope\.json/, () => cliRefusal(['train', '--recipe', path.join(work, 'nope.json')]));
+  });
+
+  it('BNLAB_BACKEND=bogus names the variable', async () => {
+    const result = await runCli(['train', '--backbone', backbone, '--data', images, '--out', path.join(work, 'cli-bogus-backend')], cliEnv({ BNLAB_BACKEND: 'bogus' }));
+    await check('cli-backend-env-bogus', 'cli', 'BNLAB_BACKEND=bogus bnlab train …', 'error', /^exit 1: [\s\S]*Unknown backend 'bogus' \(from BNLAB_BACKEND\); choose one of: wasm, cpu, tensorflow/, async () => cliSeen(result));
+  });
+
+  it('--port that is not a number, and PORT that is not one', async () => {
+    await check('cli-port-not-number', 'cli', 'bnlab serve --port abc', 'error', /^exit 1: [\s\S]*--port must be a whole number from 0 to 65535 \(0 = any free port\), got 'abc'/, () => cliRefusal(['serve', '--port', 'abc']));
+    const result = await runCli(['serve'], cliEnv({ PORT: '70000' }));
+    await check('cli-port-env-out-of-range', 'cli', 'PORT=70000 bnlab serve', 'error', /^exit 1: [\s\S]*the PORT environment variable must be a whole number from 0 to 65535/, async () => cliSeen(result));
+  });
+
+  it('train --data without --backbone trains the demo backbone and says so', async () => {
+    const out = path.join(work, 'cli-no-backbone');
+    const result = await runCli(['train', '--data', images, '--epochs', '1', '--max-steps', '1', '--batch-size', '4', '--out', out]);
+    await check('cli-train-no-backbone', 'cli', 'bnlab train --data <folder> (no --backbone, no --recipe)', 'warning', /^exit 0: [\s\S]*no --backbone given: using the demo backbone 'demo' \(pass --backbone/, async () => cliSeen(result), async () => {
+      const { meta, model } = await loadCheckpoint(out);
+      model.dispose();
+      expect(meta.recipe.backbone).toBe('demo');
+      expect(meta.classes).toEqual(['cool', 'warm']);
+    });
+  });
+
+  it('a failed run keeps its folder and the run list shows it as failed', async () => {
+    const checkpoints = caseDir('cli-checkpoints');
+    const oneClass = caseDir('cli-one-class');
+    await writeImageFolder(oneClass, 3, { solo: [1, 2, 3] });
+    const out = path.join(checkpoints, 'failed-run');
+    const result = await runCli(['train', '--backbone', backbone, '--data', oneClass, '--out', out]);
+    let listed = '';
+    await check('cli-failed-run-marked', 'cli', 'bnlab train on a one-class folder, then the dashboard run list', 'error', /^exit 1: [\s\S]*only one class folder \(solo\)[\s\S]*run list: failed-run failed: only one class folder/, async () => {
+      const queue = new RunQueue({ config: { ...config, checkpointsDir: checkpoints } });
+      try {
+        await queue.loadHistory();
+        listed = queue.list().map((job) => `${job.id} ${job.status}: ${job.error}`).join('; ');
+      } finally {
+        await queue.close();
+      }
+      const seen = cliSeen(result);
+      return { ...seen, message: `${seen.message}\nrun list: ${listed}` };
+    }, () => {
+      expect(fs.readdirSync(out)).toContain('metrics.jsonl');
+      const last = JSON.parse(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').at(-1)!) as RunEvent;
+      expect(last).toMatchObject({ type: 'runFinished', status: 'failed' });
+    });
+  });
+
+  describe('with a trained checkpoint', () => {
+    const checkpoint = path.join(work, 'runs', 'for-cli');
+    beforeAll(async () => {
+      await train({ maxStepsPerEpoch: 1 }, { outDir: checkpoint });
+    });
+
+    it('export --out into a non-empty folder that is not an export is refused unless --force', async () => {
+      const target = caseDir('export-into-data');
+      await writeImageFolder(target, 1);
+      fs.writeFileSync(path.join(target, 'model.json'), '{"mine": true}');
+      const before = fs.readdirSync(target).sort();
+      await check('cli-export-nonempty', 'cli', 'bnlab export --out <an image folder holding its own model.json>', 'error', /^exit 1: [\s\S]*--out .* is not empty \(.*\) and is not a bnlab export: refusing to overwrite its files.*--force/, () => cliRefusal(['export', '--checkpoint', checkpoint, '--out', target]), async () => {
+        expect(fs.readdirSync(target).sort()).toEqual(before);
+        expect(fs.readFileSync(path.join(target, 'model.json'), 'utf8')).toBe('{"mine": true}');
+        const forced = await runCli(['export', '--checkpoint', checkpoint, '--out', target, '--force']);
+        expect(forced.code, forced.stderr).toBe(0);
+        // an earlier export may be replaced without --force
+        const again = await runCli(['export', '--checkpoint', checkpoint, '--out', target]);
+        expect(again.code, again.stderr).toBe(0);
+      });
+    });
+
+    it('predict with a missing input reports it and predicts the others', async () => {
+      const good = path.join(images, 'cool', '0.png');
+      const result = await runCli(['predict', '--checkpoint', checkpoint, path.join(work, 'gone.jpg'), good]);
+      await check('cli-predict-missing-input', 'cli', 'bnlab predict gone.jpg cool/0.png', 'ok', /^exit 0: [\s\S]*0\.png: (cool|warm) [\d.]+%[\s\S]*skipped .*gone\.jpg: no such file or folder/, async () => cliSeen(result), () => {
+        expect(result.stdout + result.stderr).not.toMatch(/ENOENT/);
+      });
+    });
+
+    it('predict with no usable input exits 1', async () => {
+      const empty = caseDir('predict-empty');
+      const text = path.join(empty, 'notes.jpg');
+      fs.writeFileSync(text, 'not an image');
+      const result = await runCli(['predict', '--checkpoint', checkpoint, path.join(work, 'gone.jpg'), text, empty + '-missing']);
+      await check('cli-predict-nothing', 'cli', 'bnlab predict gone.jpg notes.jpg (text) missing-folder/', 'error', /^exit 1: [\s\S]*skipped .*gone\.jpg: no such file or folder[\s\S]*skipped .*notes\.jpg: unsupported format[\s\S]*nothing was predicted: none of the 3 input\(s\)/, async () => cliSeen(result), () => {
+        expect(result.stdout + result.stderr).not.toMatch(/ENOENT/);
+      });
+    });
+  });
+
+  it('recalibrate accepts a one-class folder and a folder without class folders', async () => {
+    const oneClass = caseDir('recal-one-class');
+    await writeImageFolder(oneClass, 3, { solo: [90, 120, 30] });
+    const flat = caseDir('recal-flat');
+    for (const file of ['0.png', '1.png']) fs.copyFileSync(path.join(images, 'warm', file), path.join(flat, file));
+    const one = await runCli(['recalibrate', '--backbone', backbone, '--data', oneClass, '--out', path.join(work, 'recal-1'), '--batch-size', '3']);
+    await check('cli-recalibrate-one-class', 'cli', 'bnlab recalibrate --data <folder with one class folder>', 'ok', /^exit 0: [\s\S]*recalibrated 3 BN layers on 3 images/, async () => cliSeen(one));
+    const none = await runCli(['recalibrate', '--backbone', backbone, '--data', flat, '--out', path.join(work, 'recal-2'), '--batch-size', '2']);
+    await check('cli-recalibrate-no-classes', 'cli', 'bnlab recalibrate --data <folder of images, no class folders>', 'ok', /^exit 0: [\s\S]*recalibrated 3 BN layers on 2 images/, async () => cliSeen(none));
   });
 });
 

@@ -9,10 +9,15 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type BnlabConfig } from '../../server/config.ts';
 import { createServer, type BnlabServer } from '../../server/web/app.ts';
+import type { DataListing } from '../../server/schema/api.ts';
+import { ensureClientBuilt } from '../../server/web/client-build.ts';
+import { resolvePort } from '../../server/web/start.ts';
+import { chromiumAvailable, launchChromium } from '../support/chromium.ts';
 import { tempDir, writeImageFolder, writeTinyBackbone } from '../support/reliability-fixtures.ts';
 import { SuiteRecorder, type CaseRecord } from './summary.ts';
 
@@ -93,6 +98,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   process.on('uncaughtException', onUnhandled);
   await writeImageFolder(path.join(dataRoot, 'colours'), 6);
+  await writeImageFolder(path.join(dataRoot, 'solo-class'), 3, { solo: [90, 120, 30] });
   await writeTinyBackbone(path.join(dataRoot, 'tiny-backbone'));
   fs.mkdirSync(outside, { recursive: true });
   fs.writeFileSync(path.join(outside, 'secret.txt'), 'TOP SECRET');
@@ -148,6 +154,26 @@ describe('paths outside the data roots', () => {
     await checkHttp('run-backbone-outside', 'POST /api/runs {"backbone": "/etc/passwd"}', 400, /"field":"backbone".*unknown backbone/, () => request('POST', '/api/runs', { body: recipeBody({ backbone: '/etc/passwd' }) }));
   });
 
+  it('a Windows path as backbone is treated as a path, not a URL', async () => {
+    await checkHttp('run-backbone-windows-path', 'POST /api/runs {"backbone": "C:\\\\windows"}', 400, /"field":"backbone","message":"unknown backbone: not a listed name, and path is outside the data roots/, () => request('POST', '/api/runs', { body: recipeBody({ backbone: 'C:\\windows' }) }), (reply) => {
+      expect(reply.body).not.toMatch(/URL/);
+    });
+  });
+
+  it('a one-class folder is listed as not trainable, and refused at submit', async () => {
+    await checkHttp('data-one-class-listed', 'GET /api/data with <root>/solo-class/solo/* (one class)', 200, /"relative":"solo-class"/, () => request('GET', '/api/data'), (reply) => {
+      const listing = JSON.parse(reply.body) as DataListing;
+      const solo = listing.datasets.find((d) => d.relative === 'solo-class')!;
+      expect(solo).toMatchObject({ trainable: false, classes: ['solo'] });
+      expect(solo.problem).toMatch(/only one class folder \(solo\): a classifier needs at least two/);
+      expect(listing.datasets.find((d) => d.relative === 'colours')).toMatchObject({ trainable: true, problem: null });
+    });
+    const jobsBefore = server.queue.list().length;
+    await checkHttp('run-data-one-class', 'POST /api/runs {"data": "<root>/solo-class"}', 400, /"field":"data","message":"only one class folder \(solo\) in .*at least two classes"/, () => request('POST', '/api/runs', { body: recipeBody({ data: path.join(dataRoot, 'solo-class') }) }), () => {
+      expect(server.queue.list().length, 'nothing was queued').toBe(jobsBefore);
+    });
+  });
+
   it('a run whose backbone is a URL', async () => {
     await checkHttp('run-backbone-url', 'POST /api/runs {"backbone": "http://evil.example/model.json"}', 400, /URLs are not accepted from the dashboard/, () => request('POST', '/api/runs', { body: recipeBody({ backbone: 'http://evil.example/model.json' }) }));
   });
@@ -186,7 +212,15 @@ describe('bodies and headers', () => {
   });
 
   it('a form post (not JSON) cannot start a run', async () => {
-    await checkHttp('body-form-post', 'POST /api/runs as application/x-www-form-urlencoded', 400, /\(body\): Invalid input: expected object/, () => request('POST', '/api/runs', { body: 'backbone=demo&data=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+    await checkHttp('body-form-post', 'POST /api/runs as application/x-www-form-urlencoded', 415, /request body must be JSON \(Content-Type: application\/json\); got Content-Type: application\/x-www-form-urlencoded/, () => request('POST', '/api/runs', { body: 'backbone=demo&data=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+  });
+
+  it('a text/plain body gets 415, not a schema error', async () => {
+    await checkHttp('body-text-plain', 'POST /api/runs with Content-Type: text/plain (JSON text)', 415, /request body must be JSON \(Content-Type: application\/json\); got Content-Type: text\/plain/, () => request('POST', '/api/runs', { body: recipeBody({}), headers: { 'content-type': 'text/plain' } }));
+  });
+
+  it('a POST without a body is not asked for a content type', async () => {
+    await checkHttp('body-none', 'POST /api/runs/nope/stop with no body', 404, /no run or comparison 'nope'/, () => request('POST', '/api/runs/nope/stop'));
   });
 
   it('foreign Host header (DNS rebinding)', async () => {
@@ -245,6 +279,132 @@ describe('binding and tokens', () => {
     } finally {
       await guarded.close();
     }
+  });
+});
+
+describe('tokens and addresses a user copies', () => {
+  const longToken = 'a-token-of-24-characters';
+
+  it('the Bearer scheme is case-insensitive', async () => {
+    const guarded = createServer({ config: { ...config, checkpointsDir: path.join(work, 'checkpoints-bearer') }, token: longToken });
+    const guardedPort = (await guarded.listen()).port;
+    try {
+      const statuses: string[] = [];
+      for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+        const reply = await request('GET', '/api/health', { port: guardedPort, headers: { authorization: `${scheme} ${longToken}` } });
+        statuses.push(`${scheme} ${reply.status}`);
+      }
+      const wrong = await request('GET', '/api/health', { port: guardedPort, headers: { authorization: `bearer ${longToken}x` } });
+      statuses.push(`bearer <wrong> ${wrong.status}`);
+      const message = statuses.join(', ');
+      const expected = 'Bearer 200, bearer 200, BEARER 200, bearer <wrong> 401';
+      record({ id: 'token-bearer-case', group: 'binding', input: 'Authorization: Bearer / bearer / BEARER <token>, and bearer <wrong token>', outcome: 'http', message, expected, passed: message === expected });
+      expect(message).toBe(expected);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('a short token is accepted with a warning', async () => {
+    const short = createServer({ config: { ...config, checkpointsDir: path.join(work, 'checkpoints-short') }, token: 'x' });
+    const long = createServer({ config: { ...config, checkpointsDir: path.join(work, 'checkpoints-long') }, token: longToken });
+    const message = `token 'x': ${short.warnings.join(' ') || 'no warning'}; ${longToken.length}-character token: ${long.warnings.join(' ') || 'no warning'}`;
+    const expected = /token 'x': the token is only 1 character long: anyone who can reach this port could guess it\. Use at least 16 random characters.*; 24-character token: no warning$/;
+    await short.close();
+    await long.close();
+    record({ id: 'token-short-warning', group: 'binding', input: "--token x (1 character), and a 24-character token", outcome: 'warning', message, expected: expected.source, passed: expected.test(message) });
+    expect(message).toMatch(expected);
+  });
+
+  it('listening on 0.0.0.0 prints URLs a browser can open', async () => {
+    const everywhere = createServer({ config: { ...config, checkpointsDir: path.join(work, 'checkpoints-any') }, host: '0.0.0.0', token: longToken });
+    try {
+      const { url, openUrl, networkUrls } = await everywhere.listen();
+      const page = new URL(openUrl);
+      const reply = await request('GET', `/api/health${page.search}`, { port: Number(page.port) });
+      const message = `url ${url}, openUrl ${openUrl.replace(longToken, '<token>')}, network ${networkUrls.map((u) => u.replace(longToken, '<token>')).join(' ') || '(none)'}; GET openUrl's /api/health: ${reply.status}`;
+      const passed = !/0\.0\.0\.0/.test(url + openUrl + networkUrls.join(' ')) && page.hostname === '127.0.0.1' && reply.status === 200 && networkUrls.every((u) => /^http:\/\/\d+\.\d+\.\d+\.\d+:\d+\/\?token=/.test(u));
+      record({ id: 'url-every-interface', group: 'binding', input: 'serve --host 0.0.0.0 --token …: the printed URLs', outcome: 'ok', message, expected: 'no 0.0.0.0 in any URL; 127.0.0.1 URL with the token answers 200; network URLs are http://<ip>:<port>/?token=', passed });
+      expect(passed, message).toBe(true);
+    } finally {
+      await everywhere.close();
+    }
+  });
+
+  it('PORT sets the port when --port is not given', () => {
+    const seen = `PORT=4321: ${resolvePort(undefined, { PORT: '4321' })}; PORT=4321 --port 5000: ${resolvePort('5000', { PORT: '4321' })}; neither: ${resolvePort(undefined, {})}`;
+    const expected = 'PORT=4321: 4321; PORT=4321 --port 5000: 5000; neither: 3000';
+    record({ id: 'port-env', group: 'binding', input: 'PORT environment variable with and without --port', outcome: 'ok', message: seen, expected, passed: seen === expected });
+    expect(seen).toBe(expected);
+  });
+
+  it.runIf(chromiumAvailable())('?token= leaves the address bar after the page loads, and the page still works', { timeout: 300_000 }, async () => {
+    await ensureClientBuilt();
+    const guarded = createServer({ config: { ...config, checkpointsDir: path.join(work, 'checkpoints-browser') }, token: longToken });
+    const { openUrl } = await guarded.listen();
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(openUrl);
+      await page.waitForSelector('.connection[data-state=connected]', { timeout: 60_000 });
+      await page.waitForFunction(() => !location.search.includes('token='));
+      const address = page.url();
+      const stored = await page.evaluate(() => sessionStorage.getItem('bnlab-token'));
+      // a reload (no token in the address any more) still authenticates from sessionStorage
+      await page.reload();
+      await page.waitForSelector('.connection[data-state=connected]', { timeout: 60_000 });
+      const message = `address bar after load: ${address.replace(longToken, '<token>')}; sessionStorage holds the token: ${stored === longToken}; after reload: connected`;
+      const passed = !address.includes(longToken) && stored === longToken;
+      record({ id: 'token-stripped-from-url', group: 'binding', input: 'open http://127.0.0.1:<port>/?token=<token> in Chromium', outcome: 'ok', message, expected: 'token gone from the address, kept in sessionStorage; the socket connects before and after a reload', passed });
+      expect(passed, message).toBe(true);
+    } finally {
+      await browser.close();
+      await guarded.close();
+    }
+  });
+});
+
+describe('the client bundle: compressed, cached by hash', () => {
+  const clientDir = path.join(work, 'client-dist');
+  const bundle = path.join(clientDir, 'assets', 'index-Dk3f9QxZ.js');
+  let client: BnlabServer;
+  let clientPort = 0;
+
+  beforeAll(async () => {
+    fs.mkdirSync(path.dirname(bundle), { recursive: true });
+    fs.writeFileSync(path.join(clientDir, 'index.html'), '<!doctype html><title>bnlab</title><script type="module" src="./assets/index-Dk3f9QxZ.js"></script>');
+    fs.writeFileSync(bundle, Array.from({ length: 2000 }, (_, i) => `export const value${i} = ${i} * 2;`).join('\n'));
+    client = createServer({ config: { ...config, checkpointsDir: path.join(work, 'checkpoints-client') }, clientDir });
+    clientPort = (await client.listen()).port;
+  });
+  afterAll(() => client?.close());
+
+  function raw(file: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: clientPort, path: file, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        })
+        .on('error', reject);
+    });
+  }
+
+  it('brotli or gzip as the browser asks, hashed assets cached for a year, index.html revalidated', async () => {
+    const original = fs.readFileSync(bundle);
+    const br = await raw('/assets/index-Dk3f9QxZ.js', { 'accept-encoding': 'br' });
+    const gzip = await raw('/assets/index-Dk3f9QxZ.js', { 'accept-encoding': 'gzip' });
+    const plain = await raw('/assets/index-Dk3f9QxZ.js', {});
+    const index = await raw('/', { 'accept-encoding': 'gzip, br' });
+    const brOk = br.headers['content-encoding'] === 'br' && zlib.brotliDecompressSync(br.body).equals(original);
+    const gzipOk = gzip.headers['content-encoding'] === 'gzip' && zlib.gunzipSync(gzip.body).equals(original);
+    const message =
+      `bundle ${original.length} B: br ${br.body.length} B (${br.headers['content-encoding']}), gzip ${gzip.body.length} B (${gzip.headers['content-encoding']}), ` +
+      `no Accept-Encoding ${plain.body.length} B (${plain.headers['content-encoding'] ?? 'identity'}); asset Cache-Control: ${br.headers['cache-control']}; index.html Cache-Control: ${index.headers['cache-control']}`;
+    const passed = brOk && gzipOk && plain.body.equals(original) && br.headers['cache-control'] === 'public, max-age=31536000, immutable' && index.headers['cache-control'] === 'no-cache';
+    record({ id: 'static-compression-cache', group: 'http', input: 'GET a hashed bundle with Accept-Encoding br / gzip / none, and GET /', outcome: 'http', message, expected: 'br and gzip decode to the file; identity without Accept-Encoding; immutable 1-year cache for assets/*-<hash>.js, no-cache for index.html', passed });
+    expect(passed, message).toBe(true);
   });
 });
 

@@ -145,7 +145,14 @@ export class HomeView {
           h('option', { value: b.name, title: b.description, selected: b.name === 'demo' }, `${b.name}${b.availableOffline ? '' : b.location === 'download' ? ' (downloads on first use)' : ' (not available)'}`),
         ),
       );
-      const options = data.datasets.map((d) => h('option', { value: d.path }, `${d.relative} · ${d.classes.length} classes · ${d.imageCount} images`));
+      // a folder the server would refuse (one class) is listed, greyed out, with the reason
+      const options = data.datasets.map((d) =>
+        h(
+          'option',
+          { value: d.path, disabled: !d.trainable, title: d.problem ?? undefined },
+          `${d.relative} · ${d.classes.length} ${d.classes.length === 1 ? 'class' : 'classes'} · ${d.imageCount} images${d.problem ? ` — not trainable: ${d.problem}` : ''}`,
+        ),
+      );
       if (!data.demo.ready) options.unshift(h('option', { value: data.demo.path }, 'demo (generated on first use)'));
       dataSelect.replaceChildren(...options);
     } catch (error) {

@@ -47,7 +47,8 @@ export class InspectView {
     );
     void Promise.all([api<{ backbones: BackboneOption[] }>('GET', 'api/backbones'), api<DataListing>('GET', 'api/data')]).then(([b, d]) => {
       backbone.replaceChildren(...b.backbones.map((o) => h('option', { value: o.name, selected: o.name === 'demo' }, o.name)));
-      const options = d.datasets.map((s) => h('option', { value: s.path }, s.relative));
+      // inspect scans the folder as training does: a folder the server would refuse is greyed out, with the reason
+      const options = d.datasets.map((s) => h('option', { value: s.path, disabled: !s.trainable, title: s.problem ?? undefined }, s.problem ? `${s.relative} — not usable: ${s.problem}` : s.relative));
       if (!d.demo.ready) options.unshift(h('option', { value: d.demo.path }, 'demo (generated on first use)'));
       data.replaceChildren(...options);
     });

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { listBackbones } from '../../backbones/registry.ts';
 import { PROJECT_ROOT, type BnlabConfig } from '../../config.ts';
 import type { Recipe } from '../../schema/recipe.ts';
+import { dataFolderProblem } from '../data-folders.ts';
 import { isInside, PathOutsideRootsError, resolveInsideRoots } from '../safe-path.ts';
 import { sendFieldErrors } from '../validation.ts';
 
@@ -24,7 +25,8 @@ export async function pinRecipe(config: BnlabConfig, recipe: Recipe, res: Respon
   let backbone = recipe.backbone;
   const known = listBackbones(config).some((b) => b.name === recipe.backbone);
   if (!known) {
-    if (/^[a-z][a-z0-9+.-]*:/i.test(recipe.backbone)) {
+    // a URL scheme, but not a Windows drive letter (C:\models): that is a path, refused below as one
+    if (/^[a-z][a-z0-9+.-]*:/i.test(recipe.backbone) && !/^[a-z]:[\\/]/i.test(recipe.backbone)) {
       fields.push({
         field: `${prefix}backbone`,
         message: 'URLs are not accepted from the dashboard; use a listed backbone (the CLI can download one)',
@@ -38,6 +40,10 @@ export async function pinRecipe(config: BnlabConfig, recipe: Recipe, res: Respon
         fields.push({ field: `${prefix}backbone`, message: `unknown backbone: not a listed name, and ${error.message}` });
       }
     }
+  }
+  if (!fields.length) {
+    const unusable = await dataFolderProblem(data, recipe, config);
+    if (unusable) fields.push({ field: `${prefix}data`, message: unusable });
   }
   if (fields.length) {
     sendFieldErrors(res, fields);
