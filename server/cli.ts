@@ -180,6 +180,16 @@ program
     await startDashboard({ config, host: flags.host, port: Number(flags.port), token: flags.token ?? null });
   });
 
+program
+  .command('worker')
+  .description('take runs from the shared queue (BNLAB_REDIS_URL) and run each in its own process')
+  .option('--concurrency <n>', 'runs at once (each uses all cores it gets)', '1')
+  .option('--redis <url>', 'Redis URL (default BNLAB_REDIS_URL)')
+  .action(async (flags) => {
+    const { runWorkerCommand } = await import('./web/queue/worker-command.ts');
+    await runWorkerCommand({ config, redisUrl: flags.redis ?? process.env.BNLAB_REDIS_URL, concurrency: flags.concurrency });
+  });
+
 program.parseAsync().catch((error: Error) => {
   process.stderr.write(`\nbnlab: ${error.message}\n`);
   if (process.env.BNLAB_DEBUG) process.stderr.write(`${error.stack}\n`);

@@ -13,7 +13,9 @@
  *   GET  /api/runs/:id               one job (or the job holding run :id)
  *   POST /api/runs/:id/stop          stop a queued or running job
  *   GET  /api/runs/:id/metrics[?afterSeq=]  stored events (a comparison's member run: its own only)
- *   POST /api/compare {recipe, policies}  queue a comparison           → 201 { comparisonId }
+ *   POST /api/runs/:id/resume        queue a job's interrupted/failed/stopped runs again (from their checkpoints)
+ *   POST /api/compare {recipe, policies, seeds?}  queue a comparison, one task per run → 201 { comparisonId }
+ *   POST /api/sweep {recipe, backbones, datasets, policies, seeds?}  queue a sweep → 201 { sweepId }
  *   POST /api/inspect     <recipe>   queue an inspect pass               → 202 { inspectId }
  *   GET  /api/inspect/:id            its progress and report
  */
@@ -32,7 +34,8 @@ import type {
   JobDetail,
   MetricsResponse,
 } from './protocol.ts';
-import { DuplicatePolicyError, type RunQueue } from './run-queue.ts';
+import { DuplicatePolicyError, QueueFullError, type RunQueue } from './queue/run-queue.ts';
+import { policyErrors as policyErrorsAt, recipeLimitErrors } from './queue/submit-limits.ts';
 import { isInside, PathOutsideRootsError, resolveInsideRoots } from './safe-path.ts';
 import { IdSchema, sendFieldErrors, validate } from './validation.ts';
 
@@ -43,10 +46,36 @@ const MAX_COMPARED_POLICIES = 8;
 const DataQuerySchema = z.strictObject({ path: z.string().min(1).max(4096).optional() });
 const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect']).optional() });
 const MetricsQuerySchema = z.strictObject({ afterSeq: z.coerce.number().int().nonnegative().default(0) });
+const MAX_SEEDS = 16;
+const MAX_SWEEP_AXIS = 16;
+const SeedsSchema = z.array(z.number().int().nonnegative()).min(1).max(MAX_SEEDS).refine((s) => new Set(s).size === s.length, 'seeds must differ');
 const CompareBodySchema = z.strictObject({
   recipe: RecipeSchema,
   policies: z.array(PolicySpecSchema).min(1).max(MAX_COMPARED_POLICIES),
+  seeds: SeedsSchema.optional(),
 });
+const SweepBodySchema = z.strictObject({
+  recipe: RecipeSchema,
+  backbones: z.array(z.string().min(1)).min(1).max(MAX_SWEEP_AXIS),
+  datasets: z.array(z.string().min(1)).min(1).max(MAX_SWEEP_AXIS),
+  policies: z.array(PolicySpecSchema).min(1).max(MAX_COMPARED_POLICIES),
+  seeds: SeedsSchema.optional(),
+});
+
+/** Who is asking, for the per-client queue cap: the peer address. */
+function clientOf(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Run a submission; a full queue answers 429 with the cap that was hit. */
+async function submitting(res: Response, submit: () => Promise<void>): Promise<void> {
+  try {
+    await submit();
+  } catch (error) {
+    if (!(error instanceof QueueFullError)) throw error;
+    res.status(429).json({ error: error.message });
+  }
+}
 
 /** A query string without the auth token, which is not a parameter of any route. */
 function queryOf(req: Request): Record<string, unknown> {
@@ -63,6 +92,16 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
    * Answers 400 (naming the field) and returns null when it cannot.
    */
   async function pinRecipe(recipe: Recipe, res: Response, prefix = ''): Promise<Recipe | null> {
+    const { pinned, fields } = await pinFields(recipe, prefix);
+    if (fields.length) {
+      sendFieldErrors(res, fields);
+      return null;
+    }
+    return pinned;
+  }
+
+  /** pinRecipe's work: the pinned recipe, or the field errors that prevent it. */
+  async function pinFields(recipe: Recipe, prefix = ''): Promise<{ pinned: Recipe; fields: { field: string; message: string }[] }> {
     const fields: { field: string; message: string }[] = [];
     let data = recipe.data;
     try {
@@ -90,11 +129,8 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
         }
       }
     }
-    if (fields.length) {
-      sendFieldErrors(res, fields);
-      return null;
-    }
-    return { ...recipe, data, backbone };
+    fields.push(...recipeLimitErrors(recipe, prefix));
+    return { pinned: { ...recipe, data, backbone }, fields };
   }
 
   router.get('/health', (_req, res) => {
@@ -156,8 +192,10 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
     if (!demo) return;
     const recipe = await pinRecipe(demo, res, 'recipe.');
     if (!recipe) return;
-    const job = await queue.submitComparison(recipe, [...DEMO_POLICIES]);
-    res.status(201).json({ comparisonId: job.id });
+    await submitting(res, async () => {
+      const job = await queue.submitComparison(recipe, [...DEMO_POLICIES], { client: clientOf(_req) });
+      res.status(201).json({ comparisonId: job.id });
+    });
   });
 
   router.post('/runs', async (req, res) => {
@@ -165,8 +203,10 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
     if (!parsed) return;
     const recipe = await pinRecipe(parsed, res);
     if (!recipe) return;
-    const job = queue.submitRun(recipe);
-    res.status(201).json({ runId: job.id });
+    await submitting(res, async () => {
+      const job = await queue.submitRun(recipe, clientOf(req));
+      res.status(201).json({ runId: job.id });
+    });
   });
 
   router.get('/runs', (req, res) => {
@@ -226,13 +266,53 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
     if (!body) return;
     const recipe = await pinRecipe(body.recipe, res, 'recipe.');
     if (!recipe) return;
+    const policyFields = body.policies.flatMap((p, i) => policyErrorsAt(p, `policies.${i}`));
+    if (policyFields.length) return sendFieldErrors(res, policyFields);
     try {
-      const job = await queue.submitComparison(recipe, body.policies);
-      res.status(201).json({ comparisonId: job.id });
+      await submitting(res, async () => {
+        const job = await queue.submitComparison(recipe, body.policies, { client: clientOf(req), seeds: body.seeds });
+        res.status(201).json({ comparisonId: job.id });
+      });
     } catch (error) {
       if (!(error instanceof DuplicatePolicyError)) throw error;
       sendFieldErrors(res, [{ field: 'policies', message: error.message }]);
     }
+  });
+
+  router.post('/sweep', async (req, res) => {
+    const body = validate(SweepBodySchema, req.body, res);
+    if (!body) return;
+    // every backbone × dataset pair must pin like a recipe of its own
+    const base = await pinFields(body.recipe, 'recipe.');
+    const fields = base.fields.filter((f) => f.field !== 'recipe.backbone' && f.field !== 'recipe.data');
+    const backbones: string[] = [];
+    const datasets: string[] = [];
+    for (const [i, backbone] of body.backbones.entries()) {
+      const { pinned, fields: bad } = await pinFields({ ...body.recipe, backbone }, 'recipe.');
+      backbones.push(pinned.backbone);
+      fields.push(...bad.filter((f) => f.field === 'recipe.backbone').map((f) => ({ ...f, field: `backbones.${i}` })));
+    }
+    for (const [i, data] of body.datasets.entries()) {
+      const { pinned, fields: bad } = await pinFields({ ...body.recipe, data }, 'recipe.');
+      datasets.push(pinned.data);
+      fields.push(...bad.filter((f) => f.field === 'recipe.data').map((f) => ({ ...f, field: `datasets.${i}` })));
+    }
+    fields.push(...body.policies.flatMap((p, i) => policyErrorsAt(p, `policies.${i}`)));
+    if (fields.length) return sendFieldErrors(res, fields);
+    await submitting(res, async () => {
+      const job = await queue.submitSweep(body.recipe, { backbones, datasets, policies: body.policies, seeds: body.seeds ?? [body.recipe.seed] }, clientOf(req));
+      res.status(201).json({ sweepId: job.id });
+    });
+  });
+
+  router.post('/runs/:id/resume', async (req, res) => {
+    const found = findJob(req, res);
+    if (!found) return;
+    if (!(await queue.resume(found.job.id))) {
+      res.status(409).json({ error: `'${found.job.id}' has nothing to resume (${found.job.status}): only interrupted, failed or stopped runs continue from their checkpoint` });
+      return;
+    }
+    res.json({ id: found.job.id, resumed: true });
   });
 
   router.post('/inspect', async (req, res) => {
@@ -240,8 +320,10 @@ export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router 
     if (!parsed) return;
     const recipe = await pinRecipe(parsed, res);
     if (!recipe) return;
-    const job = queue.submitInspect(recipe);
-    res.status(202).json({ inspectId: job.id });
+    await submitting(res, async () => {
+      const job = await queue.submitInspect(recipe, clientOf(req));
+      res.status(202).json({ inspectId: job.id });
+    });
   });
 
   router.get('/inspect/:id', (req, res) => {

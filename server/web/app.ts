@@ -1,6 +1,6 @@
 /**
  * The dashboard server: express (REST + the built client) and socket.io (live events) on one port,
- * 127.0.0.1 by default. See security.ts for the edges, api-routes.ts for the API, run-queue.ts for
+ * 127.0.0.1 by default. See security.ts for the edges, api-routes.ts for the API, queue/run-queue.ts for
  * where training happens (never in this process), event-stream.ts for the live stream.
  */
 import http from 'node:http';
@@ -12,7 +12,7 @@ import { Server as SocketServer } from 'socket.io';
 import { PROJECT_ROOT, type BnlabConfig } from '../config.ts';
 import { apiRouter } from './api-routes.ts';
 import { EventStream } from './event-stream.ts';
-import { RunQueue, type RunQueueOptions } from './run-queue.ts';
+import { RunQueue, type RunQueueOptions } from './queue/run-queue.ts';
 import {
   allowSocketRequest,
   assertSafeBinding,
@@ -109,7 +109,7 @@ export function createServer(options: ServerOptions): BnlabServer {
   return {
     queue,
     async listen() {
-      await queue.loadHistory();
+      await queue.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(options.port ?? 0, host, () => {

@@ -4,15 +4,24 @@
  * flush, whatever the step rate. Training runs in another process, so slow sockets can delay the
  * stream, never a step.
  *
+ * Progress is live: a job whose events went out in a flush also gets its summary sent (step
+ * counters, ETA), at most once per flush, so counters move during a run and not only when a status
+ * changes.
+ *
+ * Every connection is greeted with this server's instance id (`hello`): a client that sees a new
+ * id after a reconnect knows the server restarted (its sequence numbers start afresh for jobs read
+ * back from disk) and subscribes again from 0 instead of from its last seq.
+ *
  * Resuming: a client subscribes with the last seq it has seen; it gets the stored events after it
  * (up to the last flushed one) in one go, then joins the room and receives the next flushes. No
  * event is sent twice and none is skipped (apart from bnStats thinned by the event log).
  */
+import { randomBytes } from 'node:crypto';
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import type { Job } from './job.ts';
 import { SOCKET_MESSAGES, type EventEnvelope, type EventsMessage, type JobSummary } from './protocol.ts';
-import type { RunQueue } from './run-queue.ts';
+import type { RunQueue } from './queue/run-queue.ts';
 
 export interface EventStreamOptions {
   flushMs?: number;
@@ -33,6 +42,7 @@ export class EventStream {
   private readonly timer: NodeJS.Timeout;
   private readonly flushMs: number;
   private readonly replayChunk: number;
+  readonly instanceId = randomBytes(6).toString('hex');
   private readonly onEvent = (job: Job, envelope: EventEnvelope) => {
     let buffer = this.pending.get(job.id);
     if (!buffer) this.pending.set(job.id, (buffer = []));
@@ -41,7 +51,7 @@ export class EventStream {
   private readonly onJob = (summary: JobSummary) => {
     // Status changes are rare (start, run boundaries, end): sent at once, to everyone, after
     // flushing that job's events so a client never sees "completed" before the last events.
-    this.flushJob(summary.id);
+    this.flushJob(summary.id, false);
     this.io.emit(SOCKET_MESSAGES.job, summary);
   };
 
@@ -69,15 +79,18 @@ export class EventStream {
     for (const jobId of [...this.pending.keys()]) this.flushJob(jobId);
   }
 
-  private flushJob(jobId: string): void {
+  private flushJob(jobId: string, withSummary = true): void {
     const events = this.pending.get(jobId);
     if (!events?.length) return;
     this.pending.delete(jobId);
     const message: EventsMessage = { jobId, events };
     this.io.to(room(jobId)).emit(SOCKET_MESSAGES.events, message);
+    const job = withSummary ? this.queue.get(jobId) : undefined;
+    if (job) this.io.emit(SOCKET_MESSAGES.job, this.queue.summaryOf(job));
   }
 
   private attach(socket: Socket): void {
+    socket.emit(SOCKET_MESSAGES.hello, { instanceId: this.instanceId });
     socket.on(SOCKET_MESSAGES.subscribe, async (raw: unknown) => {
       const parsed = SubscribeSchema.safeParse(raw);
       if (!parsed.success) {

@@ -15,7 +15,7 @@ import type { BnlabConfig } from '../config.ts';
 import type { PolicySpec, Recipe, RunEvent } from '../schema.ts';
 
 export type WorkerJob =
-  | { kind: 'run'; runId: string; recipe: Recipe; config: BnlabConfig }
+  | { kind: 'run'; runId: string; recipe: Recipe; config: BnlabConfig; /** continue from the run folder's checkpoint, if any */ resume?: boolean }
   | { kind: 'comparison'; comparisonId: string; recipe: Recipe; policies: PolicySpec[]; config: BnlabConfig }
   | { kind: 'inspect'; inspectId: string; recipe: Recipe; config: BnlabConfig };
 

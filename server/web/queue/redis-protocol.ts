@@ -1,0 +1,54 @@
+/**
+ * What the BullMQ engine keeps in Redis besides BullMQ's own keys. Tasks travel as BullMQ jobs on
+ * the queue `bnlab-runs` (job id = task id = run id). What a worker reports about a task goes to
+ * one Redis stream per task, `bnlab:task:<id>`, whose entries are ordered by Redis itself, so every
+ * dashboard reads the same sequence (and numbers it the same way, see run-queue.ts):
+ *
+ *   k=started  d={ worker }         a worker took the task (again, after a crash: resumes)
+ *   k=event    d=RunEvent           every event of the run, in order
+ *   k=progress d=unknown            inspect progress
+ *   k=ended    d=TaskOutcome        the task ended; the stream expires a day later
+ *
+ * Stopping: the dashboard adds the id to the set `bnlab:cancelled` (checked when a worker takes a
+ * task) and publishes it on `bnlab:cancel` (the worker running it stops its child).
+ */
+import type { RunEvent } from '../../schema.ts';
+import type { TaskOutcome } from './task.ts';
+
+export const QUEUE_NAME = 'bnlab-runs';
+export const CANCEL_CHANNEL = 'bnlab:cancel';
+export const CANCELLED_SET = 'bnlab:cancelled';
+/** Entries kept per task stream (bnStats included); old ones are trimmed, the disk keeps all. */
+export const STREAM_MAX_ENTRIES = 20_000;
+export const STREAM_TTL_SECONDS = 24 * 3600;
+
+export const streamKey = (taskId: string) => `bnlab:task:${taskId}`;
+
+export type StreamEntry =
+  | { k: 'started'; d: { worker: string } }
+  | { k: 'event'; d: RunEvent }
+  | { k: 'progress'; d: unknown }
+  | { k: 'ended'; d: TaskOutcome };
+
+/** XADD arguments for an entry (fields k and d). */
+export function entryFields(entry: StreamEntry): string[] {
+  return ['k', entry.k, 'd', JSON.stringify(entry.d ?? null)];
+}
+
+/** Parse XREAD/XRANGE fields back; null for anything malformed. */
+export function parseEntry(fields: string[]): StreamEntry | null {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i], fields[i + 1]);
+  const k = map.get('k');
+  if (k !== 'started' && k !== 'event' && k !== 'progress' && k !== 'ended') return null;
+  try {
+    return { k, d: JSON.parse(map.get('d') ?? 'null') } as StreamEntry;
+  } catch {
+    return null;
+  }
+}
+
+/** Fail fast with a sentence when Redis is not there. */
+export function redisUnreachable(url: string, error: unknown): Error {
+  return new Error(`cannot reach Redis at ${url} (BNLAB_REDIS_URL): ${(error as Error).message}. Start it with: redis-server --port <port>`);
+}
