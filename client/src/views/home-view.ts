@@ -91,7 +91,7 @@ export class HomeView {
         return h('tr', { 'data-job': job.id },
           h('td', {}, statusBadge(job.status)),
           h('td', {}, h('a', { href: `#/job/${encodeURIComponent(job.id)}` }, job.name)),
-          h('td', {}, job.kind === 'comparison' ? `comparison (${job.policies.length})` : job.kind),
+          h('td', {}, job.kind === 'comparison' || job.kind === 'sweep' ? `${job.kind} (${job.runs.length} runs)` : job.kind),
           h('td', { class: 'num' }, progress),
           h('td', { class: 'muted' }, new Date(job.createdAt).toLocaleString()),
         );
