@@ -77,12 +77,20 @@ describe('BullMQ queue on a real redis-server', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it.runIf(haveRedis)('two workers run a 3-policy × 2-seed comparison; a socket client gets every run in order and the aggregate', { timeout: 120_000 }, async () => {
+  it.runIf(haveRedis)('two workers run a 3-policy × 2-seed comparison; socket clients of two dashboards get every run in order and the aggregate', { timeout: 120_000 }, async () => {
+    // a second dashboard on the same Redis and checkpoints: it hears of the job from the first
+    const other = createServer({ config, flushMs: 100, queue: { redisUrl: redis.url } });
+    cleanups.push(() => other.close());
+    const otherUrl = (await other.listen()).url;
     const socket: Socket = connect(url, { transports: ['websocket'], forceNew: true });
-    cleanups.push(() => void socket.close());
+    const otherSocket: Socket = connect(otherUrl, { transports: ['websocket'], forceNew: true });
+    cleanups.push(() => void socket.close(), () => void otherSocket.close());
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject));
+    await new Promise<void>((resolve, reject) => otherSocket.once('connect', resolve).once('connect_error', reject));
     const envelopes: EventsMessage['events'] = [];
+    const otherEnvelopes: EventsMessage['events'] = [];
     let final: JobSummary | null = null;
+    let otherFinal: JobSummary | null = null;
     const created = await postJson(`${url}api/compare`, { recipe: demoRecipe({ epochs: 1 }), policies: ['freeze-all', 'train-bn', 'adabn'], seeds: [0, 1] });
     expect(created.status).toBe(201);
     const id = created.body.comparisonId as string;
@@ -91,7 +99,13 @@ describe('BullMQ queue on a real redis-server', () => {
       if (s.id === id && s.status === 'completed') final = s;
     });
     socket.emit('subscribe', { jobId: id, afterSeq: 0 });
-    await waitFor(() => final, 110_000, 'the comparison to complete');
+    otherSocket.on('events', (m: EventsMessage) => m.jobId === id && otherEnvelopes.push(...m.events));
+    otherSocket.on('job', (s: JobSummary) => {
+      if (s.id === id && s.status === 'completed') otherFinal = s;
+    });
+    await waitFor(async () => (await getJson(`${otherUrl}api/runs/${id}`)).status === 200, 10_000, 'the second dashboard to know the job');
+    otherSocket.emit('subscribe', { jobId: id, afterSeq: 0 });
+    await waitFor(() => final && otherFinal, 110_000, 'the comparison to complete on both dashboards');
     const summary = final as unknown as JobSummary;
 
     // aggregated: six runs, each with its summary, run by both workers
@@ -110,6 +124,13 @@ describe('BullMQ queue on a real redis-server', () => {
     }
     const seeds = summary.runs.map((r) => r.label);
     expect(seeds).toContain('adabn · seed 1');
+    // the second dashboard saw the same events, each run in the same order (its own seqs, gap-free)
+    const second = otherFinal as unknown as JobSummary;
+    expect(second.runs.map((r) => [r.runId, r.status, r.worker])).toEqual(summary.runs.map((r) => [r.runId, r.status, r.worker]));
+    await waitFor(() => otherEnvelopes.at(-1)?.seq === second.lastSeq, 5000, 'the last events on the second dashboard');
+    expect(otherEnvelopes.map((e) => e.seq)).toEqual(Array.from({ length: second.lastSeq }, (_, i) => i + 1));
+    const perRun = (list: EventsMessage['events']) => summary.runs.map((r) => list.filter((e) => e.event.runId === r.runId).map((e) => e.event));
+    expect(perRun(otherEnvelopes)).toEqual(perRun(envelopes));
   });
 
   it.runIf(haveRedis)('a worker SIGKILLed mid-run: the other resumes from the checkpoint, same weights as uninterrupted', { timeout: 120_000 }, async () => {

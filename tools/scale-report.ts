@@ -53,10 +53,18 @@ export function renderScale(m: Measurement): string {
     '|---:|---:|---:|---:|---:|---:|---:|',
     ...m.phases.map((p) => `| ${p.workers} | ${p.runs} | ${f(p.wallSeconds)} | ${f(p.runsPerHour, 0)} | ${f(p.meanTrainSeconds, 2)} | ${f(p.meanOverheadSeconds, 2)} | ${f(p.eventsPerRun, 0)} |`),
     '',
+    ...(m.loadAverageAtEnd > m.cpus
+      ? [
+          `**Caveat:** the machine was oversubscribed while this ran (load average ${f(m.loadAverageAtEnd)} on ${m.cpus} cores, from other`,
+          'jobs), so the figures are noisy: each phase saw different contention, which is why the ratio below can exceed the',
+          `${m.cpus}× that ${m.cpus} cores allow. Rerun on an idle machine for clean figures.`,
+          '',
+        ]
+      : []),
     `Two workers give ${f(two.runsPerHour / one.runsPerHour, 2)}× the throughput of one. "Training s" is the run's own`,
     'summary time (data, recalibration, steps, evaluation, checkpoints); "overhead" is the rest of what one worker spends',
     'per run: starting the child process (tsx, tfjs, the wasm backend), loading the backbone and handing the task over.',
-    'For these very short runs the overhead is a large share; for real runs (minutes each) it is the same few seconds.',
+    'It is paid once per run, whatever the run\'s length, so it is a large share only of very short runs like these.',
     '',
     '## N machines, on paper',
     '',

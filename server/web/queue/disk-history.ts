@@ -91,7 +91,10 @@ export async function readDiskJobs(checkpointsDir: string, skip: (id: string) =>
   }
   for (const run of runs) {
     if (grouped.has(run.runId) || skip(run.runId)) continue;
-    const recipe = run.meta?.recipe ?? null;
+    // a run cut off before its first checkpoint has no checkpoint.json: its runStarted names it
+    const started = run.meta ? null : (await readMetricsFile(run.metricsFile)).find((e) => e.type === 'runStarted');
+    const recipe = run.meta?.recipe ?? (started?.type === 'runStarted' ? started.recipe : null);
+    const createdAt = started?.type === 'runStarted' ? started.time : new Date(run.modifiedMs).toISOString();
     const policy = recipe ? policyName(recipe.policy) : 'unknown';
     const job = new Job({
       id: run.runId,
@@ -100,7 +103,7 @@ export async function readDiskJobs(checkpointsDir: string, skip: (id: string) =>
       recipe,
       policySpecs: recipe ? [recipe.policy] : [],
       policies: [policy],
-      createdAt: new Date(run.modifiedMs).toISOString(),
+      createdAt,
       fromDisk: true,
       limits,
     });

@@ -51,6 +51,10 @@ export class EmbeddedEngine implements QueueEngine {
     this.running.get(taskId)?.stop();
   }
 
+  async announce(): Promise<void> {}
+
+  watch(): void {}
+
   async history(): Promise<null> {
     return null;
   }

@@ -7,7 +7,8 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RunEvent } from '../../schema.ts';
-import { CANCEL_CHANNEL, CANCELLED_SET, parseEntry, QUEUE_NAME, redisUnreachable, streamKey } from './redis-protocol.ts';
+import type { JobRecord } from './job-store.ts';
+import { CANCEL_CHANNEL, CANCELLED_SET, JOBS_CHANNEL, parseEntry, QUEUE_NAME, redisUnreachable, streamKey } from './redis-protocol.ts';
 import type { EngineCallbacks, QueueEngine, QueueTask } from './task.ts';
 
 export interface RedisEngineOptions {
@@ -23,6 +24,7 @@ export class RedisEngine implements QueueEngine {
   private readonly queue: Queue;
   private readonly redis: Redis;
   private readonly reader: Redis;
+  private readonly subscriber: Redis;
   /** Tasks whose stream is tailed, with the last entry id read. */
   private readonly tailing = new Map<string, string>();
   private callbacks: EngineCallbacks | null = null;
@@ -37,6 +39,7 @@ export class RedisEngine implements QueueEngine {
     this.blockMs = options.blockMs ?? 500;
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
     this.reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
     this.queue = new Queue(QUEUE_NAME, { connection: { url } });
     this.queue.on('error', (error) => console.error(`[bnlab queue] ${error.message}`));
   }
@@ -46,6 +49,7 @@ export class RedisEngine implements QueueEngine {
     try {
       await this.redis.connect();
       await this.reader.connect();
+      await this.subscriber.connect();
     } catch (error) {
       throw redisUnreachable(this.url, error);
     }
@@ -54,7 +58,24 @@ export class RedisEngine implements QueueEngine {
   async start(callbacks: EngineCallbacks): Promise<void> {
     await this.connect();
     this.callbacks = callbacks;
+    await this.subscriber.subscribe(JOBS_CHANNEL);
+    this.subscriber.on('message', (_channel: string, message: string) => {
+      try {
+        const record = JSON.parse(message) as JobRecord;
+        if (record?.format === 'bnlab-queued-job@1') callbacks.onAnnounced(record);
+      } catch {
+        // not ours
+      }
+    });
     this.loop = this.tail();
+  }
+
+  async announce(record: JobRecord): Promise<void> {
+    await this.redis.publish(JOBS_CHANNEL, JSON.stringify(record));
+  }
+
+  watch(taskId: string): void {
+    if (!this.tailing.has(taskId)) this.tailing.set(taskId, '0');
   }
 
   async submit(task: QueueTask): Promise<void> {
@@ -153,6 +174,7 @@ export class RedisEngine implements QueueEngine {
   async close(): Promise<void> {
     this.closed = true;
     this.reader.disconnect();
+    this.subscriber.disconnect();
     await this.loop?.catch(() => undefined);
     await this.queue.close();
     this.redis.disconnect();

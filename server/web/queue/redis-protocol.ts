@@ -9,6 +9,9 @@
  *   k=progress d=unknown            inspect progress
  *   k=ended    d=TaskOutcome        the task ended; the stream expires a day later
  *
+ * Several dashboards: each announces the jobs it takes on `bnlab:jobs`; the others show them and
+ * tail their tasks' streams too.
+ *
  * Stopping: the dashboard adds the id to the set `bnlab:cancelled` (checked when a worker takes a
  * task) and publishes it on `bnlab:cancel` (the worker running it stops its child).
  */
@@ -18,6 +21,8 @@ import type { TaskOutcome } from './task.ts';
 export const QUEUE_NAME = 'bnlab-runs';
 export const CANCEL_CHANNEL = 'bnlab:cancel';
 export const CANCELLED_SET = 'bnlab:cancelled';
+/** New jobs, announced by the dashboard that took them (a JobRecord as JSON), so every dashboard shows them. */
+export const JOBS_CHANNEL = 'bnlab:jobs';
 /** Entries kept per task stream (bnStats included); old ones are trimmed, the disk keeps all. */
 export const STREAM_MAX_ENTRIES = 20_000;
 export const STREAM_TTL_SECONDS = 24 * 3600;

@@ -143,6 +143,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       onEvent: (taskId, event) => this.onEvent(taskId, event),
       onProgress: (taskId, progress) => this.onProgress(taskId, progress),
       onEnded: (taskId, outcome) => this.onEnded(taskId, outcome),
+      onAnnounced: (record) => this.onAnnounced(record),
     });
     for (const task of resubmit) await this.engine.submit(task);
   }
@@ -171,7 +172,10 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       const run = job.runs.get(task.id);
       const ended = run && run.status !== 'running' && run.status !== 'queued';
       if (ended) continue;
-      if (run) run.status = 'queued';
+      if (run) {
+        run.status = 'queued';
+        run.etaSeconds = null;
+      }
       this.tasks.set(task.id, { ...task, state: 'queued' });
       pending.push(task);
     }
@@ -305,7 +309,24 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     }
     this.emitJob(job);
     for (const task of record.tasks) await this.engine.submit(task);
+    await this.engine.announce(record);
     return job;
+  }
+
+  /** A job another dashboard took (redis): show it and follow its tasks from their first entry. */
+  private onAnnounced(record: JobRecord): void {
+    const known = this.jobs.get(record.id);
+    if (known && (known.status === 'queued' || known.status === 'running')) return;
+    const job = this.newJob(record);
+    this.jobs.set(job.id, job);
+    this.records.set(job.id, record);
+    this.diskSources.delete(job.id);
+    for (const task of record.tasks) {
+      this.expectTask(job, task);
+      this.tasks.set(task.id, { ...task, state: 'queued' });
+      this.engine.watch(task.id);
+    }
+    this.emitJob(job);
   }
 
   private newJob(record: JobRecord): Job {
@@ -456,6 +477,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     this.refresh(job);
     this.emitJob(job);
     for (const task of tasks) await this.engine.submit(task);
+    await this.engine.announce(record);
     return true;
   }
 

@@ -9,6 +9,7 @@
  * run whose checkpoint says completed is a no-op (task-runner.ts).
  */
 import type { Recipe, RunEvent } from '../../schema.ts';
+import type { JobRecord } from './job-store.ts';
 
 export interface QueueTask {
   id: string;
@@ -36,6 +37,8 @@ export interface EngineCallbacks {
   onEvent(taskId: string, event: RunEvent): void;
   onProgress(taskId: string, progress: unknown): void;
   onEnded(taskId: string, outcome: TaskOutcome): void;
+  /** Another dashboard submitted this job (redis): show it here too. */
+  onAnnounced(record: JobRecord): void;
 }
 
 /**
@@ -47,6 +50,10 @@ export interface QueueEngine {
   start(callbacks: EngineCallbacks): Promise<void>;
   /** Queue a task; a task id already queued or running is not queued twice. */
   submit(task: QueueTask): Promise<void>;
+  /** Tell the other dashboards about a new job (redis; embedded has no others). */
+  announce(record: JobRecord): Promise<void>;
+  /** Report a task some other dashboard submitted, from its first entry on. */
+  watch(taskId: string): void;
   /** Stop a queued or running task (its end is reported through onEnded). */
   cancel(taskId: string): Promise<void>;
   /** Events a live task has already produced, when the engine keeps them (redis); null: read the disk. */
