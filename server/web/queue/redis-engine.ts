@@ -5,10 +5,10 @@
  * each live task's stream from its start, so nothing a worker said while it was down is lost.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RunEvent } from '../../schema.ts';
 import type { JobRecord } from './job-store.ts';
-import { CANCEL_CHANNEL, CANCELLED_SET, JOBS_CHANNEL, parseEntry, QUEUE_NAME, redisUnreachable, streamKey } from './redis-protocol.ts';
+import { CANCEL_CHANNEL, CANCELLED_SET, JOBS_CHANNEL, parseEntry, QUEUE_NAME, redisClient, redisUnreachable, streamKey } from './redis-protocol.ts';
 import type { EngineCallbacks, QueueEngine, QueueTask } from './task.ts';
 
 export interface RedisEngineOptions {
@@ -21,7 +21,8 @@ type XReadReply = [key: string, entries: [id: string, fields: string[]][]][] | n
 
 export class RedisEngine implements QueueEngine {
   readonly name = 'redis' as const;
-  private readonly queue: Queue;
+  /** Made once Redis answers, so a missing Redis is one clear error, not BullMQ retrying in a loop. */
+  private queue!: Queue;
   private readonly redis: Redis;
   private readonly reader: Redis;
   private readonly subscriber: Redis;
@@ -37,22 +38,27 @@ export class RedisEngine implements QueueEngine {
     options: RedisEngineOptions = {},
   ) {
     this.blockMs = options.blockMs ?? 500;
-    this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-    this.reader = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-    this.subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
-    this.queue = new Queue(QUEUE_NAME, { connection: { url } });
-    this.queue.on('error', (error) => console.error(`[bnlab queue] ${error.message}`));
+    this.redis = redisClient(url);
+    this.reader = redisClient(url);
+    this.subscriber = redisClient(url);
   }
 
-  private async connect(): Promise<void> {
-    if (this.redis.status === 'ready') return;
-    try {
-      await this.redis.connect();
-      await this.reader.connect();
-      await this.subscriber.connect();
-    } catch (error) {
-      throw redisUnreachable(this.url, error);
-    }
+  private connecting: Promise<void> | null = null;
+
+  private connect(): Promise<void> {
+    this.connecting ??= (async () => {
+      try {
+        await this.redis.connect();
+        await this.reader.connect();
+        await this.subscriber.connect();
+      } catch (error) {
+        for (const client of [this.redis, this.reader, this.subscriber]) client.disconnect();
+        throw redisUnreachable(this.url, error);
+      }
+      this.queue = new Queue(QUEUE_NAME, { connection: { url: this.url } });
+      this.queue.on('error', (error) => console.error(`[bnlab queue] ${error.message}`));
+    })();
+    return this.connecting;
   }
 
   async start(callbacks: EngineCallbacks): Promise<void> {
@@ -176,7 +182,7 @@ export class RedisEngine implements QueueEngine {
     this.reader.disconnect();
     this.subscriber.disconnect();
     await this.loop?.catch(() => undefined);
-    await this.queue.close();
+    await this.queue?.close();
     this.redis.disconnect();
   }
 }

@@ -15,6 +15,7 @@
  * Stopping: the dashboard adds the id to the set `bnlab:cancelled` (checked when a worker takes a
  * task) and publishes it on `bnlab:cancel` (the worker running it stops its child).
  */
+import { Redis } from 'ioredis';
 import type { RunEvent } from '../../schema.ts';
 import type { TaskOutcome } from './task.ts';
 
@@ -56,4 +57,22 @@ export function parseEntry(fields: string[]): StreamEntry | null {
 /** Fail fast with a sentence when Redis is not there. */
 export function redisUnreachable(url: string, error: unknown): Error {
   return new Error(`cannot reach Redis at ${url} (BNLAB_REDIS_URL): ${(error as Error).message}. Start it with: redis-server --port <port>`);
+}
+
+/**
+ * A Redis connection for bnlab: connects when asked (so a missing Redis fails with a sentence, see
+ * redisUnreachable), retries commands across outages, and reports a lost connection as one line
+ * every 30 s at most instead of ioredis' unhandled-error stack traces.
+ */
+export function redisClient(url: string, log: (line: string) => void = (line) => console.error(line)): Redis {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null });
+  let ready = false;
+  let lastLogged = 0;
+  client.on('ready', () => (ready = true));
+  client.on('error', (error: Error) => {
+    if (!ready || Date.now() - lastLogged < 30_000) return; // before the first connect, connect() rejects instead
+    lastLogged = Date.now();
+    log(`[bnlab] Redis at ${url}: ${error.message} (retrying)`);
+  });
+  return client;
 }

@@ -11,9 +11,9 @@
  */
 import os from 'node:os';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { BnlabConfig } from '../../config.ts';
-import { CANCEL_CHANNEL, CANCELLED_SET, entryFields, QUEUE_NAME, redisUnreachable, STREAM_MAX_ENTRIES, STREAM_TTL_SECONDS, streamKey, type StreamEntry } from './redis-protocol.ts';
+import { CANCEL_CHANNEL, CANCELLED_SET, entryFields, QUEUE_NAME, redisClient, redisUnreachable, STREAM_MAX_ENTRIES, STREAM_TTL_SECONDS, streamKey, type StreamEntry } from './redis-protocol.ts';
 import type { QueueTask, TaskOutcome } from './task.ts';
 import { runTask, type RunningTask, type TaskRunnerOptions } from './task-runner.ts';
 
@@ -40,8 +40,8 @@ export interface RunningWorker {
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const name = options.name ?? `${os.hostname()}:${process.pid}`;
   const log = options.log ?? (() => undefined);
-  const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
-  const subscriber = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  const redis = redisClient(options.redisUrl, log);
+  const subscriber = redisClient(options.redisUrl, log);
   try {
     await redis.connect();
     await subscriber.connect();
