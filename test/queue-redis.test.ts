@@ -6,7 +6,8 @@
  *  2. a worker SIGKILLed mid-run: the other worker takes the task over, resumes from the
  *     checkpoint and ends with the same weights as an uninterrupted run;
  *  3. the dashboard stopped and restarted mid-sweep: no run lost, queued ones run, and an open page
- *     (Chromium) reconnects without a reload and its step counters move again.
+ *     (Chromium) reconnects without a reload and its step counters move again;
+ *  4. cancel-all stops a comparison's running runs on their workers and drops its queued ones.
  * Without redis-server these are skipped with a warning, except in CI where that fails.
  */
 import fs from 'node:fs';
@@ -217,6 +218,18 @@ describe('BullMQ queue on a real redis-server', () => {
     const job = await waitForJob(pageUrl, id, ['completed', 'failed', 'stopped'], 120_000);
     expect(job.runs.map((r: { status: string }) => r.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
     if (page) await page.waitForSelector('[data-final-table][data-complete=true]');
+  });
+
+  it.runIf(haveRedis)('cancel-all stops the runs on their workers and drops the queued ones', { timeout: 90_000 }, async () => {
+    const created = await postJson(`${url}api/compare`, { recipe: demoRecipe({ epochs: 50 }), policies: ['freeze-all', 'train-bn'], seeds: [0, 1] });
+    const id = created.body.comparisonId as string;
+    await waitFor(async () => (await getJson(`${url}api/runs/${id}`)).body.runs.some((r: { step: number }) => r.step > 0), 60_000, 'a run to step');
+    expect((await postJson(`${url}api/runs/${id}/stop`, {})).status).toBe(200);
+    const job = await waitForJob(url, id, ['stopped', 'completed', 'failed'], 60_000);
+    expect(job.status).toBe('stopped');
+    expect(job.runs.map((r: { status: string }) => r.status)).toEqual(['stopped', 'stopped', 'stopped', 'stopped']);
+    // the running ones were stopped mid-run by their worker, not run to the end
+    expect(job.runs.every((r: { step: number }) => r.step < 150)).toBe(true);
   });
 });
 

@@ -4,9 +4,9 @@
  * flush, whatever the step rate. Training runs in another process, so slow sockets can delay the
  * stream, never a step.
  *
- * Progress is live: a job whose events went out in a flush also gets its summary sent (step
- * counters, ETA), at most once per flush, so counters move during a run and not only when a status
- * changes.
+ * Progress is live: a job whose events went out in a flush also gets its summary sent to everyone
+ * (step counters, ETA), at most once per `summaryEveryMs` (1 s), so counters move during a run and
+ * not only when a status changes.
  *
  * Every connection is greeted with this server's instance id (`hello`): a client that sees a new
  * id after a reconnect knows the server restarted (its sequence numbers start afresh for jobs read
@@ -27,6 +27,8 @@ export interface EventStreamOptions {
   flushMs?: number;
   /** Envelopes per message when replaying a backlog. */
   replayChunk?: number;
+  /** Least time between two progress summaries of one running job (default 1000 ms). */
+  summaryEveryMs?: number;
 }
 
 const SubscribeSchema = z.strictObject({
@@ -42,6 +44,8 @@ export class EventStream {
   private readonly timer: NodeJS.Timeout;
   private readonly flushMs: number;
   private readonly replayChunk: number;
+  private readonly summaryEveryMs: number;
+  private readonly summarySentAt = new Map<string, number>();
   readonly instanceId = randomBytes(6).toString('hex');
   private readonly onEvent = (job: Job, envelope: EventEnvelope) => {
     let buffer = this.pending.get(job.id);
@@ -53,6 +57,8 @@ export class EventStream {
     // flushing that job's events so a client never sees "completed" before the last events.
     this.flushJob(summary.id, false);
     this.io.emit(SOCKET_MESSAGES.job, summary);
+    if (summary.status === 'queued' || summary.status === 'running') this.summarySentAt.set(summary.id, Date.now());
+    else this.summarySentAt.delete(summary.id);
   };
 
   constructor(
@@ -62,6 +68,7 @@ export class EventStream {
   ) {
     this.flushMs = options.flushMs ?? 250;
     this.replayChunk = options.replayChunk ?? 5000;
+    this.summaryEveryMs = options.summaryEveryMs ?? 1000;
     queue.on('event', this.onEvent);
     queue.on('job', this.onJob);
     this.timer = setInterval(() => this.flush(), this.flushMs);
@@ -85,8 +92,11 @@ export class EventStream {
     this.pending.delete(jobId);
     const message: EventsMessage = { jobId, events };
     this.io.to(room(jobId)).emit(SOCKET_MESSAGES.events, message);
-    const job = withSummary ? this.queue.get(jobId) : undefined;
-    if (job) this.io.emit(SOCKET_MESSAGES.job, this.queue.summaryOf(job));
+    if (!withSummary || Date.now() - (this.summarySentAt.get(jobId) ?? 0) < this.summaryEveryMs) return;
+    const job = this.queue.get(jobId);
+    if (!job) return;
+    this.summarySentAt.set(jobId, Date.now());
+    this.io.emit(SOCKET_MESSAGES.job, this.queue.summaryOf(job));
   }
 
   private attach(socket: Socket): void {
