@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunEvent } from '../../schema.ts';
 import type { JobRecord } from './job-store.ts';
-import { CANCEL_CHANNEL, CANCELLED_SET, JOBS_CHANNEL, parseEntry, QUEUE_NAME, redisClient, redisUnreachable, streamKey } from './redis-protocol.ts';
+import { CANCEL_CHANNEL, cancelledKey, JOBS_CHANNEL, parseEntry, QUEUE_NAME, redisClient, redisUnreachable, STREAM_TTL_SECONDS, streamKey } from './redis-protocol.ts';
 import type { EngineCallbacks, QueueEngine, QueueTask } from './task.ts';
 
 export interface RedisEngineOptions {
@@ -91,12 +91,12 @@ export class RedisEngine implements QueueEngine {
       await this.redis.del(streamKey(task.id));
       this.tailing.set(task.id, '0');
     }
-    await this.redis.srem(CANCELLED_SET, task.id);
+    await this.redis.del(cancelledKey(task.id));
     await this.queue.add(task.kind, task, { jobId: task.id, removeOnComplete: true, removeOnFail: true });
   }
 
   async cancel(taskId: string): Promise<void> {
-    await this.redis.sadd(CANCELLED_SET, taskId);
+    await this.redis.set(cancelledKey(taskId), '1', 'EX', STREAM_TTL_SECONDS);
     const job = await this.queue.getJob(taskId);
     const state = job ? await job.getState() : 'unknown';
     if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) {

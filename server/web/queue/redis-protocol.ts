@@ -12,8 +12,8 @@
  * Several dashboards: each announces the jobs it takes on `bnlab:jobs`; the others show them and
  * tail their tasks' streams too.
  *
- * Stopping: the dashboard adds the id to the set `bnlab:cancelled` (checked when a worker takes a
- * task) and publishes it on `bnlab:cancel` (the worker running it stops its child).
+ * Stopping: the dashboard sets `bnlab:cancelled:<id>` for a day (checked when a worker takes a
+ * task) and publishes the id on `bnlab:cancel` (the worker running it stops its child).
  */
 import { Redis } from 'ioredis';
 import type { RunEvent } from '../../schema.ts';
@@ -21,7 +21,8 @@ import type { TaskOutcome } from './task.ts';
 
 export const QUEUE_NAME = 'bnlab-runs';
 export const CANCEL_CHANNEL = 'bnlab:cancel';
-export const CANCELLED_SET = 'bnlab:cancelled';
+/** Marks a stopped task for a day (a worker taking it later stops at once). */
+export const cancelledKey = (taskId: string) => `bnlab:cancelled:${taskId}`;
 /** New jobs, announced by the dashboard that took them (a JobRecord as JSON), so every dashboard shows them. */
 export const JOBS_CHANNEL = 'bnlab:jobs';
 /** Entries kept per task stream (bnStats included); old ones are trimmed, the disk keeps all. */

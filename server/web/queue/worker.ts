@@ -13,7 +13,7 @@ import os from 'node:os';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BnlabConfig } from '../../config.ts';
-import { CANCEL_CHANNEL, CANCELLED_SET, entryFields, QUEUE_NAME, redisClient, redisUnreachable, STREAM_MAX_ENTRIES, STREAM_TTL_SECONDS, streamKey, type StreamEntry } from './redis-protocol.ts';
+import { CANCEL_CHANNEL, cancelledKey, entryFields, QUEUE_NAME, redisClient, redisUnreachable, STREAM_MAX_ENTRIES, STREAM_TTL_SECONDS, streamKey, type StreamEntry } from './redis-protocol.ts';
 import type { QueueTask, TaskOutcome } from './task.ts';
 import { runTask, type RunningTask, type TaskRunnerOptions } from './task-runner.ts';
 
@@ -63,7 +63,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     async (job) => {
       const task = job.data;
       let outcome: TaskOutcome;
-      if (await redis.sismember(CANCELLED_SET, task.id)) {
+      if ((await redis.exists(cancelledKey(task.id))) === 1) {
         outcome = { status: 'stopped', result: null, error: 'stopped before it started' };
       } else {
         log(`${name}: ${task.id} started`);
@@ -73,6 +73,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           onProgress: (progress) => void report(task.id, { k: 'progress', d: progress }),
         }, options);
         running.set(task.id, run);
+        // a stop published between the check above and now would have found nothing to stop
+        if ((await redis.exists(cancelledKey(task.id))) === 1) run.stop();
         outcome = await run.outcome;
         running.delete(task.id);
         // Shutting down: report nothing; the lock lapses and another worker resumes the task.
