@@ -3,42 +3,13 @@
  * after another in this process; with `--queue <url>` they become one queued task per run on a
  * running dashboard (and its workers), followed until all are done. Either way one table at the end.
  */
-import path from 'node:path';
 import type { BnlabConfig } from '../config.ts';
 import { policyName } from '../policies/resolve.ts';
-import type { PolicySpec, Recipe, RunListener, RunSummary } from '../schema.ts';
+import type { Recipe, RunListener, RunSummary } from '../schema.ts';
 import { runTraining } from '../train/run.ts';
 import type { JobSummary, RunProgress } from '../web/protocol.ts';
 import { comparisonManifest, writeComparisonManifest } from '../web/run-history.ts';
-
-export interface SweepAxes {
-  backbones: string[];
-  datasets: string[];
-  policies: PolicySpec[];
-  seeds: number[];
-}
-
-export interface SweepPlanEntry {
-  runId: string;
-  label: string;
-  recipe: Recipe;
-}
-
-export function planSweep(sweepId: string, recipe: Recipe, axes: SweepAxes): SweepPlanEntry[] {
-  const out: SweepPlanEntry[] = [];
-  const safe = (text: string) => text.replace(/[^A-Za-z0-9_.-]+/g, '_');
-  for (const backbone of axes.backbones) {
-    for (const data of axes.datasets) {
-      for (const policy of axes.policies) {
-        for (const seed of axes.seeds) {
-          const label = `${path.basename(backbone)} · ${path.basename(data)} · ${policyName(policy)} · seed ${seed}`;
-          out.push({ runId: `${sweepId}-${out.length + 1}-${safe(policyName(policy))}-s${seed}`, label, recipe: { ...recipe, backbone, data, policy, seed } });
-        }
-      }
-    }
-  }
-  return out;
-}
+import { sweepPlan, type SweepAxes } from './run-plan.ts';
 
 /** Run the sweep here, one run after another; the result has the shape the dashboard reports. */
 export async function runSweepLocally(
@@ -48,11 +19,11 @@ export async function runSweepLocally(
   options: { config: BnlabConfig; onEvent: RunListener; backend?: string | null; prepare?: (recipe: Recipe) => Promise<void> },
 ): Promise<JobSummary> {
   const runs: RunProgress[] = [];
-  const plan = planSweep(sweepId, recipe, axes);
+  const plan = sweepPlan(sweepId, recipe, axes);
   // the dashboard lists the sweep as one job, like one submitted to its queue
   await writeComparisonManifest(options.config.checkpointsDir, {
     ...comparisonManifest(sweepId, recipe, axes.policies, new Date().toISOString(), `sweep ${sweepId}`),
-    runIds: plan.map((e) => e.runId),
+    runIds: plan.map((e) => e.id),
     policies: plan.map((e) => policyName(e.recipe.policy)),
     ...{ kind: 'sweep', labels: plan.map((e) => e.label), runRecipes: plan.map((e) => e.recipe) },
   });
@@ -61,12 +32,12 @@ export async function runSweepLocally(
     let summary: RunSummary | null = null;
     let error: string | null = null;
     try {
-      summary = await runTraining(entry.recipe, { runId: entry.runId, config: options.config, onEvent: options.onEvent, backend: options.backend });
+      summary = await runTraining(entry.recipe, { runId: entry.id, config: options.config, onEvent: options.onEvent, backend: options.backend });
     } catch (failure) {
       error = (failure as Error).message; // one bad combination does not end the sweep
     }
     runs.push({
-      runId: entry.runId, policy: policyName(entry.recipe.policy), status: summary ? 'completed' : 'failed', step: summary?.steps ?? 0,
+      runId: entry.id, policy: policyName(entry.recipe.policy), status: summary ? 'completed' : 'failed', step: summary?.steps ?? 0,
       totalSteps: null, epoch: 0, summary, error, label: entry.label, worker: null, etaSeconds: null,
     });
   }

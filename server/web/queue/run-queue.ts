@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { BnlabConfig } from '../../config.ts';
 import { policyName } from '../../policies/resolve.ts';
 import type { PolicySpec, Recipe, RunEvent } from '../../schema.ts';
-import { comparisonRunId } from '../../train/run-ids.ts';
+import { comparisonPlan, sweepPlan, type RunPlan, type SweepAxes } from '../../commands/run-plan.ts';
 import type { EventLogLimits } from '../event-log.ts';
 import { Job } from '../job.ts';
 import type { EventEnvelope, JobKind, JobStatus, JobSummary } from '../protocol.ts';
@@ -55,13 +55,6 @@ export interface RunQueueEvents {
   job: [summary: JobSummary];
 }
 
-/** One run of a comparison or sweep, as submitted. */
-export interface RunPlan {
-  id: string;
-  recipe: Recipe;
-  label: string;
-}
-
 interface LiveTask extends StoredTask {
   state: 'queued' | 'running';
 }
@@ -70,8 +63,6 @@ function timestampId(prefix: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${prefix}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
-
-const slug = (text: string) => text.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 40);
 
 export class RunQueue extends EventEmitter<RunQueueEvents> {
   readonly config: BnlabConfig;
@@ -200,43 +191,17 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     const duplicate = policies.find((p, i) => policies.indexOf(p) !== i);
     if (duplicate) throw new DuplicatePolicyError(duplicate);
     const id = this.newId('cmp');
-    const seeds = options.seeds?.length ? options.seeds : null;
-    const plans: RunPlan[] = [];
-    for (const seed of seeds ?? [recipe.seed]) {
-      policySpecs.forEach((policy, i) => {
-        const runId = seeds ? `${comparisonRunId(id, policy)}-seed${seed}` : comparisonRunId(id, policy);
-        plans.push({ id: runId, recipe: { ...recipe, policy, seed }, label: seeds ? `${policies[i]} · seed ${seed}` : policies[i] });
-      });
-    }
+    const plans = comparisonPlan(id, recipe, policySpecs, options.seeds?.length ? options.seeds : null);
     const manifest = comparisonManifest(id, recipe, policySpecs, new Date().toISOString());
     return this.submit({ id, kind: 'comparison', name: manifest.name, recipe, policySpecs, policies, client: options.client ?? 'local', createdAt: manifest.createdAt }, plans);
   }
 
   /** Backbones × datasets × policies × seeds: one run each, one job. */
-  async submitSweep(
-    recipe: Recipe,
-    axes: { backbones: string[]; datasets: string[]; policies: PolicySpec[]; seeds: number[] },
-    client = 'local',
-  ): Promise<Job> {
+  async submitSweep(recipe: Recipe, axes: SweepAxes, client = 'local'): Promise<Job> {
     const id = this.newId('sweep');
-    const plans: RunPlan[] = [];
-    const used = new Set<string>();
-    for (const backbone of axes.backbones) {
-      for (const data of axes.datasets) {
-        for (const policy of axes.policies) {
-          for (const seed of axes.seeds) {
-            let runId = `${id}-${slug(path.basename(backbone))}-${slug(path.basename(data))}-${slug(policyName(policy))}-s${seed}`;
-            for (let n = 2; used.has(runId); n++) runId = `${runId}-${n}`;
-            used.add(runId);
-            const label = `${path.basename(backbone)} · ${path.basename(data)} · ${policyName(policy)} · seed ${seed}`;
-            plans.push({ id: runId, recipe: { ...recipe, backbone, data, policy, seed }, label });
-          }
-        }
-      }
-    }
     const policies = axes.policies.map(policyName);
     const name = recipe.name ?? `sweep: ${axes.backbones.length} backbone(s) × ${axes.datasets.length} dataset(s) × ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} × ${axes.seeds.length} seed(s)`;
-    return this.submit({ id, kind: 'sweep', name, recipe, policySpecs: axes.policies, policies, client }, plans);
+    return this.submit({ id, kind: 'sweep', name, recipe, policySpecs: axes.policies, policies, client }, sweepPlan(id, recipe, axes));
   }
 
   submitInspect(recipe: Recipe, client = 'local'): Promise<Job> {
