@@ -175,7 +175,7 @@ describe('BullMQ queue on a real redis-server', () => {
     let dashboard = serve();
     const pageUrl = (await dashboard.waitFor(/bnlab dashboard: (\S+)/))[1];
     const created = await postJson(`${pageUrl}api/sweep`, {
-      recipe: demoRecipe({ epochs: 3, maxStepsPerEpoch: 5 }),
+      recipe: demoRecipe({ epochs: 2, maxStepsPerEpoch: 5 }),
       backbones: ['demo'],
       datasets: ['data/demo', second],
       policies: ['freeze-all', 'train-bn'],

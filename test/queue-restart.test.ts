@@ -34,11 +34,11 @@ describe('embedded queue across a server restart', () => {
       return (await server.waitFor(/bnlab dashboard: (\S+)/))[1];
     };
     let url = await serve();
-    const recipe = { backbone: 'demo', data: 'data/demo', epochs: 3, batchSize: 8, maxStepsPerEpoch: 4, logEvery: 2, seed: 3 };
+    const recipe = { backbone: 'demo', data: 'data/demo', epochs: 2, batchSize: 8, maxStepsPerEpoch: 4, logEvery: 2, seed: 3 };
     const created = await postJson(`${url}api/compare`, { recipe, policies: ['train-bn', 'freeze-all'] });
     expect(created.status).toBe(201);
     const id = created.body.comparisonId as string;
-    // past the first epoch's checkpoint (step 4), before the end (step 12)
+    // past the first epoch's checkpoint (step 4), before the end (step 8)
     await waitFor(async () => (await getJson(`${url}api/runs/${id}`)).body.runs[0].step > 4, 90_000, 'the first checkpoint');
     const before = (await getJson(`${url}api/runs/${id}`)).body;
     expect(before.runs.map((r: { status: string }) => r.status)).toEqual(['running', 'queued']);
@@ -50,11 +50,11 @@ describe('embedded queue across a server restart', () => {
     const [interrupted, queued] = job.runs.map((r: { runId: string }) => r.runId);
     const metrics = fs.readFileSync(path.join(config.checkpointsDir, interrupted, 'metrics.jsonl'), 'utf8');
     expect(metrics).toMatch(/resumed from checkpoint at epoch 1, step 4/);
-    expect(fs.existsSync(path.join(config.checkpointsDir, queued, 'weights-12.bin'))).toBe(true);
+    expect(fs.existsSync(path.join(config.checkpointsDir, queued, 'weights-8.bin'))).toBe(true);
 
     const reference = await postJson(`${url}api/runs`, { ...recipe, policy: 'train-bn' });
     await waitForJob(url, reference.body.runId, ['completed'], 60_000);
-    const weights = (runId: string) => fs.readFileSync(path.join(config.checkpointsDir, runId, 'weights-12.bin'));
+    const weights = (runId: string) => fs.readFileSync(path.join(config.checkpointsDir, runId, 'weights-8.bin'));
     expect(weights(interrupted).equals(weights(reference.body.runId)), 'resumed and uninterrupted weights are identical').toBe(true);
   });
 });
