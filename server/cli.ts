@@ -52,6 +52,8 @@ recipeOptions(program.command('train').description('fine-tune a backbone on an i
 recipeOptions(program.command('compare').description('train several policies on the same split and seed; print one table'))
   .option('--policies <list>', 'comma-separated policies', 'freeze-all,train-bn,adabn')
   .option('--json', 'print the summaries as JSON')
+  .option('--queue <url>', 'submit to a running dashboard queue (one task per run) and follow it, e.g. http://127.0.0.1:3000')
+  .option('--token <token>', 'the dashboard token, with --queue (default BNLAB_TOKEN)')
   .action(async (flags) => {
     const recipe = recipeFromFlags(await withDemoData(flags));
     const policies = (flags.policies as string).split(',').map((p) => {
@@ -59,6 +61,14 @@ recipeOptions(program.command('compare').description('train several policies on 
       if (!parsed.success) throw new Error(`--policies: '${p}': ${parsed.error.issues[0].message}`);
       return parsed.data as PolicySpec;
     });
+    if (flags.queue) {
+      const { followJob, formatJobTable, submitComparison } = await import('./commands/queue-client.ts');
+      const target = { url: flags.queue as string, token: flags.token ?? process.env.BNLAB_TOKEN };
+      const job = await followJob(target, await submitComparison(target, recipe, policies));
+      console.log(flags.json ? JSON.stringify(job, null, 2) : `\n${formatJobTable(job)}`);
+      if (job.status !== 'completed') process.exitCode = 1;
+      return;
+    }
     const comparisonId = timestampRunId('compare');
     // the same manifest the dashboard writes, so it lists this comparison as one group
     const { comparisonManifest, writeComparisonManifest } = await import('./runs/history.ts');
@@ -167,6 +177,58 @@ program
   .action(async (flags) => {
     const { startDashboard } = await import('./web/start.ts');
     await startDashboard({ config, host: flags.host, port: flags.port, token: flags.token ?? null });
+  });
+
+recipeOptions(program.command('sweep').description('train every backbone × dataset × policy × seed; print one table'))
+  .requiredOption('--backbones <list>', 'comma-separated backbones (names or model folders)')
+  .requiredOption('--datasets <list>', 'comma-separated image folders')
+  .option('--policies <list>', 'comma-separated policies', 'freeze-all,train-bn,adabn')
+  .option('--seeds <list>', 'comma-separated seeds', '0')
+  .option('--queue <url>', 'submit to a running dashboard queue (one task per run) and follow it')
+  .option('--token <token>', 'the dashboard token, with --queue (default BNLAB_TOKEN)')
+  .option('--json', 'print the result as JSON')
+  .action(async (flags) => {
+    const list = (flag: string, value: string) => {
+      const items = value.split(',').map((v) => v.trim()).filter(Boolean);
+      if (!items.length) throw new Error(`--${flag}: give at least one, comma-separated`);
+      return items;
+    };
+    const seeds = list('seeds', flags.seeds).map((s) => {
+      if (!/^\d+$/.test(s)) throw new Error(`--seeds: '${s}' is not a whole number >= 0`);
+      return Number(s);
+    });
+    const policies = list('policies', flags.policies).map((p) => {
+      const parsed = PolicySpecSchema.safeParse(parsePolicyFlag(p));
+      if (!parsed.success) throw new Error(`--policies: '${p}': ${parsed.error.issues[0].message}`);
+      return parsed.data as PolicySpec;
+    });
+    const axes = { backbones: list('backbones', flags.backbones), datasets: list('datasets', flags.datasets), policies, seeds };
+    const recipe = recipeFromFlags({ ...flags, backbone: flags.backbone ?? axes.backbones[0], data: flags.data ?? axes.datasets[0] });
+    const { followJob, formatJobTable, submitSweep } = await import('./commands/queue-client.ts');
+    let job;
+    if (flags.queue) {
+      const target = { url: flags.queue as string, token: flags.token ?? process.env.BNLAB_TOKEN };
+      job = await followJob(target, await submitSweep(target, recipe, axes));
+    } else {
+      const { runSweepLocally } = await import('./commands/sweep.ts');
+      const { ensureDemoDataset } = await import('./demo/make-dataset.ts');
+      const prepare = async (r: { data: string }) => {
+        if (path.resolve(r.data) === config.demoDataDir) await ensureDemoDataset(config);
+      };
+      job = await runSweepLocally(timestampRunId('sweep'), recipe, axes, { config, onEvent: terminalListener(), backend: flags.backend, prepare });
+    }
+    console.log(flags.json ? JSON.stringify(job, null, 2) : `\n${formatJobTable(job)}`);
+    if (job.status !== 'completed') process.exitCode = 1;
+  });
+
+program
+  .command('worker')
+  .description('take runs from the shared queue (BNLAB_REDIS_URL) and run each in its own process')
+  .option('--concurrency <n>', 'runs at once (each uses all cores it gets)', '1')
+  .option('--redis <url>', 'Redis URL (default BNLAB_REDIS_URL)')
+  .action(async (flags) => {
+    const { runWorkerCommand } = await import('./web/queue/worker-command.ts');
+    await runWorkerCommand({ config, redisUrl: flags.redis ?? process.env.BNLAB_REDIS_URL, concurrency: flags.concurrency });
   });
 
 program.parseAsync().catch((error: Error) => {

@@ -5,6 +5,8 @@
  *   BNLAB_DATA_ROOTS  folders (':'-separated) whose image folders the dashboard may offer and read
  *   BNLAB_CACHE_DIR   downloaded backbones (default ~/.cache/bnlab)
  *   BNLAB_BACKEND     wasm | cpu | tensorflow
+ *   BNLAB_REDIS_URL   read by the dashboard queue and `bnlab worker` (server/web/queue/): BullMQ on
+ *                     that Redis instead of the embedded queue
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -3,6 +3,8 @@
  * protocol): one job at a time, crashes and kills reported as failed runs without hurting the
  * server, stop, and runs read back from disk by a new server.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   getJson,
@@ -20,8 +22,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(env = makeTestEnvironment()) {
-  const running = await startTestServer(env);
+async function start(env = makeTestEnvironment(), queue: { maxQueued?: number; maxQueuedPerClient?: number } = {}) {
+  const running = await startTestServer(env, { queue });
   servers.push(running);
   return running;
 }
@@ -136,15 +138,62 @@ describe('run queue', () => {
     expect(comparison.body.runs.map((r: { status: string }) => r.status)).toEqual(['completed', 'completed']);
   });
 
-  it('marks a run whose metrics stop without an end as interrupted after a restart', async () => {
+  it('queues unfinished jobs again after a restart: the running one resumes, the queued one runs', async () => {
+    const env = makeTestEnvironment();
+    const first = await start(env);
+    const running = await postJson(`${first.url}api/runs`, scriptedRecipe(env, 'steps=2000,delayMs=5'));
+    const queued = await postJson(`${first.url}api/runs`, scriptedRecipe(env, 'steps=3,delayMs=1'));
+    await waitFor(async () => (await getJson(`${first.url}api/runs/${running.body.runId}`)).body.runs[0].step > 3, 20_000, 'steps');
+    await first.close(); // the worker is let go mid-run, the second job never started
+    servers.length = 0;
+    const second = await start(env);
+    const restored = (await getJson(`${second.url}api/runs/${running.body.runId}`)).body;
+    expect(['queued', 'running']).toContain(restored.status);
+    expect(restored.name).toBe('script:steps=2000,delayMs=5');
+    await postJson(`${second.url}api/runs/${running.body.runId}/stop`, {});
+    await waitForJob(second.url, queued.body.runId, ['completed']);
+  });
+
+  it('marks a run cut off outside the queue as interrupted and resumes it on request', async () => {
     const env = makeTestEnvironment();
     const first = await start(env);
     const run = await postJson(`${first.url}api/runs`, scriptedRecipe(env, 'steps=2000,delayMs=5'));
     await waitFor(async () => (await getJson(`${first.url}api/runs/${run.body.runId}`)).body.runs[0].step > 3, 20_000, 'steps');
-    await first.close(); // kills the worker mid-run
+    await first.close();
     servers.length = 0;
+    // as if the run had been started by `bnlab train` (no queue record): it shows as interrupted
+    fs.rmSync(path.join(env.config.checkpointsDir, '.queue'), { recursive: true, force: true });
     const second = await start(env);
     const restored = await getJson(`${second.url}api/runs/${run.body.runId}`);
-    expect(restored.body.status).toBe('interrupted');
+    expect(restored.body).toMatchObject({ status: 'interrupted', resumable: true });
+    expect((await postJson(`${second.url}api/runs/${run.body.runId}/resume`, {})).status).toBe(200);
+    expect((await getJson(`${second.url}api/runs/${run.body.runId}`)).body.status).toMatch(/queued|running/);
+    await postJson(`${second.url}api/runs/${run.body.runId}/stop`, {});
+    await waitForJob(second.url, run.body.runId, ['stopped']);
+    expect((await postJson(`${second.url}api/runs/${run.body.runId}/resume`, {})).status).toBe(200);
+    await postJson(`${second.url}api/runs/${run.body.runId}/stop`, {});
+  });
+
+  it('refuses out-of-bounds recipes with field-named 400s and caps the queue with a 429', async () => {
+    const { url, env } = await start(makeTestEnvironment(), { maxQueued: 3, maxQueuedPerClient: 2 });
+    const bad = await postJson(`${url}api/runs`, scriptedRecipe(env, 'steps=1', {
+      epochs: 1e9, batchSize: 1e6, imageSize: 1e5, head: { hidden: [1e8] }, policy: { rules: [{ match: '([', trainable: true }] },
+    }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields.map((f: { field: string }) => f.field).sort()).toEqual(['batchSize', 'epochs', 'head.hidden.0', 'imageSize', 'policy.rules.0.match']);
+    const cmpBad = await postJson(`${url}api/compare`, { recipe: scriptedRecipe(env), policies: [{ rules: [{ match: '*x' }] }] });
+    expect(cmpBad.body.fields[0].field).toBe('policies.0.rules.0.match');
+    const slow = scriptedRecipe(env, 'steps=500,delayMs=20');
+    const accepted = [];
+    for (let i = 0; i < 3; i++) accepted.push((await postJson(`${url}api/runs`, slow)).status);
+    // one runs at once; two may wait for this client
+    await waitFor(async () => (await getJson(`${url}api/health`)).body.queue.running === 1, 10_000, 'one running');
+    expect(accepted).toEqual([201, 201, 201]);
+    const refused = await postJson(`${url}api/runs`, slow);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatch(/limit 2 per client/);
+    const cmp = await postJson(`${url}api/compare`, { recipe: slow, policies: ['freeze-all', 'adabn'] });
+    expect(cmp.status).toBe(429);
+    for (const job of (await getJson(`${url}api/runs`)).body.runs) await postJson(`${url}api/runs/${job.id}/stop`, {});
   });
 });

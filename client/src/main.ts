@@ -39,7 +39,7 @@ async function route(): Promise<void> {
     try {
       const detail = await api<JobDetail>('GET', `api/runs/${encodeURIComponent(id)}`);
       if (ticket !== navigation) return;
-      if (detail.kind === 'comparison') current = new ComparisonView(root, detail, live);
+      if (detail.kind === 'comparison' || detail.kind === 'sweep') current = new ComparisonView(root, detail, live);
       else if (detail.kind === 'inspect') location.hash = `#/inspect/${encodeURIComponent(detail.id)}`;
       else current = new RunView(root, detail, live);
     } catch (error) {
@@ -51,4 +51,6 @@ async function route(): Promise<void> {
 }
 
 window.addEventListener('hashchange', () => void route());
+// A restarted server numbers events afresh: rebuild the open view from its history, no reload.
+live.onRestart(() => void route());
 void route();

@@ -55,6 +55,10 @@ export class RunSeries {
         if (event.backbone.bnLayers.length) this.layers = [...event.backbone.bnLayers];
         break;
       case 'stepEnd':
+        // a resumed run replays the steps after its checkpoint: the replay replaces them
+        while (this.steps.length && this.steps[this.steps.length - 1].step >= event.step) this.steps.pop();
+        while (this.snapshots.length && this.snapshots[this.snapshots.length - 1].step >= event.step) this.snapshots.pop();
+        while (this.epochs.length && this.epochs[this.epochs.length - 1].step >= event.step) this.epochs.pop();
         this.steps.push({ step: event.step, epoch: event.epoch, loss: event.loss, accuracy: event.accuracy, msPerImage: event.msPerImage });
         break;
       case 'epochEnd':

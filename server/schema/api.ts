@@ -7,8 +7,12 @@ import type { RunEvent, RunSummary } from './events.ts';
 import type { RecipeInspection } from './inspect-report.ts';
 import type { DatasetLayout, PolicySpec, Recipe } from './recipe.ts';
 
-/** A queued unit of work: one training run, one policy comparison, or one inspect pass. */
-export type JobKind = 'run' | 'comparison' | 'inspect';
+/**
+ * A unit of work the dashboard shows: one training run, one policy comparison (policies × seeds),
+ * a sweep (backbones × datasets × policies × seeds), or one inspect pass. Comparisons and sweeps
+ * are one queued task per run, aggregated when all are done.
+ */
+export type JobKind = 'run' | 'comparison' | 'sweep' | 'inspect';
 
 /**
  * queued → running → completed | failed | stopped. 'interrupted' marks a run found on disk at
@@ -32,6 +36,12 @@ export interface RunProgress {
   epoch: number;
   summary: RunSummary | null;
   error: string | null;
+  /** How the job names this run ("train-bn · seed 1"); null: by its policy. */
+  label: string | null;
+  /** The worker running (or that last ran) it: `host:pid`, or `embedded:pid` for the dashboard's own. */
+  worker: string | null;
+  /** Seconds left at the pace of the steps seen so far; null when unknown or not running. */
+  etaSeconds: number | null;
 }
 
 export interface JobSummary {
@@ -50,6 +60,8 @@ export interface JobSummary {
   error: string | null;
   /** True when this job was read back from the checkpoints folder rather than run by this server. */
   fromDisk: boolean;
+  /** Runs that can be resumed from their checkpoint (interrupted, failed or stopped). */
+  resumable: boolean;
 }
 
 export interface JobDetail extends JobSummary {

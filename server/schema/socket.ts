@@ -22,6 +22,11 @@ export interface EventsMessage {
   events: EventEnvelope[];
 }
 
+/** server → client, on every connection: which server instance this is (new after a restart). */
+export interface HelloMessage {
+  instanceId: string;
+}
+
 /** server → client: a message the server refused, and the job it was about when known. */
 export interface SocketErrorMessage {
   error: string;
@@ -34,6 +39,7 @@ export interface ClientToServerEvents {
 }
 
 export interface ServerToClientEvents {
+  hello: (message: HelloMessage) => void;
   events: (message: EventsMessage) => void;
   /** a job's summary changed (status, progress) */
   job: (summary: JobSummary) => void;
@@ -42,6 +48,7 @@ export interface ServerToClientEvents {
 
 /** Event names, for code that needs them as values. */
 export const SOCKET_MESSAGES = {
+  hello: 'hello',
   subscribe: 'subscribe',
   unsubscribe: 'unsubscribe',
   events: 'events',

@@ -17,7 +17,7 @@ import type { RunEvent } from './events.ts';
 import type { PolicySpec, Recipe } from './recipe.ts';
 
 export type WorkerJob =
-  | { kind: 'run'; runId: string; recipe: Recipe; config: BnlabConfig }
+  | { kind: 'run'; runId: string; recipe: Recipe; config: BnlabConfig; /** continue from the run folder's checkpoint, if any */ resume?: boolean }
   | { kind: 'comparison'; comparisonId: string; recipe: Recipe; policies: PolicySpec[]; config: BnlabConfig }
   | { kind: 'inspect'; inspectId: string; recipe: Recipe; config: BnlabConfig };
 

@@ -69,3 +69,9 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** The live holder of a run folder's lock, or null when it is free or its holder is gone. */
+export function runLockHolder(dir: string): LockContent | null {
+  const holder = readLock(path.join(dir, '.lock'));
+  return holder && isAlive(holder.pid) ? holder : null;
+}

@@ -1,6 +1,6 @@
 /**
  * The dashboard server: express (REST + the built client) and socket.io (live events) on one port,
- * 127.0.0.1 by default. See security.ts for the edges, routes/ for the API, run-queue.ts for
+ * 127.0.0.1 by default. See security.ts for the edges, routes/ for the API, queue/run-queue.ts for
  * where training happens (never in this process), event-stream.ts for the live stream.
  */
 import http from 'node:http';
@@ -146,7 +146,7 @@ export function createServer(options: ServerOptions): BnlabServer {
     queue,
     warnings: tokenWarnings(token),
     async listen() {
-      await queue.loadHistory();
+      await queue.start();
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(options.port ?? 0, host, () => {

@@ -32,12 +32,20 @@ export async function startDashboard(options: DashboardOptions): Promise<void> {
   const token = options.token ?? process.env.BNLAB_TOKEN ?? null;
   const port = resolvePort(options.port);
   // Refuse an unsafe binding before spending time on a build.
-  const server = createServer({ ...options, port, token, queue: { echoWorkerOutput: true } });
+  const cap = (name: string) => {
+    const value = process.env[name];
+    if (value === undefined || value === '') return undefined;
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${name}: '${value}' is not a whole number >= 1`);
+    return Number(value);
+  };
+  const queue = { echoWorkerOutput: true, maxQueued: cap('BNLAB_MAX_QUEUED'), maxQueuedPerClient: cap('BNLAB_MAX_QUEUED_PER_CLIENT') };
+  const server = createServer({ ...options, port, token, queue });
   for (const warning of server.warnings) console.warn(`bnlab: warning: ${warning}`);
   await ensureClientBuilt();
   const { openUrl, networkUrls } = await server.listen();
   console.log(`bnlab dashboard: ${openUrl}`);
   for (const url of networkUrls) console.log(`  from other machines: ${url}`);
+  console.log(`queue: ${server.queue.engineName}${server.queue.engineName === 'redis' ? ' (BNLAB_REDIS_URL; start workers with: bnlab worker)' : ' (runs here, one at a time)'}`);
   console.log('Open it in a browser and click "Run the demo comparison". Ctrl-C stops the server.');
   let closing = false;
   const shutdown = async () => {

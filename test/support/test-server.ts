@@ -52,7 +52,7 @@ export async function startTestServer(
     config: env.config,
     flushMs: 100,
     ...options,
-    queue: { workerFile: SCRIPTED_WORKER, stopGraceMs: 3000, ...options.queue },
+    queue: { workerFile: SCRIPTED_WORKER, stopGraceMs: 3000, redisUrl: null, ...options.queue },
   });
   const { url } = await server.listen();
   return { server, url, env, close: () => server.close() };

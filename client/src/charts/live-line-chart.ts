@@ -95,6 +95,9 @@ export class LiveLineChart {
     const dataset = this.series.get(key);
     if (!dataset || y === null || !Number.isFinite(y)) return;
     if (this.options.logY && y <= 0) return;
+    // x going back means a run resumed from a checkpoint and replays those steps: replace them.
+    const data = dataset.data as { x: number; y: number }[];
+    while (data.length && data[data.length - 1].x >= x) data.pop();
     dataset.data.push({ x, y });
     if (x > this.maxX) this.maxX = x;
     this.schedule();

@@ -4,14 +4,13 @@
  * and loss, time, total drift) filled in as each run ends.
  */
 import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/schema/api.ts';
-import { api } from '../api.ts';
 import { DriftHeatmap } from '../charts/drift-heatmap.ts';
 import { LiveLineChart } from '../charts/live-line-chart.ts';
 import { PALETTE } from '../charts/setup.ts';
 import { fill, formatNumber, formatPercent, formatSeconds, h } from '../dom.ts';
 import type { LiveConnection } from '../live.ts';
 import { JobData, mostDrifting, type DriftMetric, type RunSeries } from '../run-data.ts';
-import { metricSelect, PauseGate, statusBadge, windowSelect } from './controls.ts';
+import { jobActions, metricSelect, PauseGate, runProgressText, statusBadge, windowSelect } from './controls.ts';
 
 export class ComparisonView {
   private readonly data = new JobData();
@@ -36,7 +35,7 @@ export class ComparisonView {
   constructor(root: HTMLElement, detail: JobDetail, live: LiveConnection) {
     this.job = detail;
     // Fix colours by the order the policies were asked for.
-    detail.runs.forEach((run) => this.ensureRun(run.runId, run.policy ?? run.runId));
+    detail.runs.forEach((run) => this.ensureRun(run.runId, run.label ?? run.policy ?? run.runId));
     this.layerSelect.addEventListener('change', () => {
       this.autoLayer = !this.layerSelect.value;
       this.layer = this.layerSelect.value || this.layer;
@@ -86,21 +85,21 @@ export class ComparisonView {
   }
 
   private renderHeader(): void {
-    const canStop = this.job.status === 'queued' || this.job.status === 'running';
+    const done = this.job.runs.filter((r) => r.status !== 'queued' && r.status !== 'running').length;
     fill(this.header,
       h('h1', {}, this.job.name, ' ', statusBadge(this.job.status)),
-      h('p', { class: 'muted' }, `${this.job.id} · same data split and seed for every policy · runs one after another`),
+      h('p', { class: 'muted' }, `${this.job.id} · ${done} of ${this.job.runs.length} runs done · one queued task per run, aggregated when all are done`),
       h('ol', { class: 'run-steps' },
         this.job.runs.map((r) =>
           h('li', { 'data-run': r.runId },
             h('span', { class: 'swatch', style: `background:${this.colourOf(r.runId)}` }),
-            `${r.policy ?? r.runId} `,
+            `${r.label ?? r.policy ?? r.runId} `,
             statusBadge(r.status),
-            r.totalSteps ? h('span', { class: 'muted' }, ` step ${r.step} / ${r.totalSteps}`) : null,
+            h('span', { class: 'muted', 'data-progress': '' }, ` ${runProgressText(r)}`),
           ),
         ),
       ),
-      canStop ? h('button', { class: 'danger', type: 'button', onclick: () => void api('POST', `api/runs/${this.job.id}/stop`) }, 'Stop') : null,
+      jobActions(this.job),
       this.job.error ? h('pre', { class: 'error-box' }, this.job.error) : null,
     );
   }
@@ -114,7 +113,7 @@ export class ComparisonView {
         this.job.runs.map((r) => {
           const s = r.summary;
           return h('tr', { 'data-run': r.runId },
-            h('td', {}, h('span', { class: 'swatch', style: `background:${this.colourOf(r.runId)}` }), r.policy ?? r.runId),
+            h('td', {}, h('span', { class: 'swatch', style: `background:${this.colourOf(r.runId)}` }), r.label ?? r.policy ?? r.runId),
             h('td', {}, statusBadge(r.status)),
             h('td', { class: 'num' }, formatPercent(s?.valAccuracy)),
             h('td', { class: 'num' }, formatNumber(s?.valLoss)),

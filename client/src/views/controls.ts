@@ -1,10 +1,37 @@
 /** Small controls shared by the run and comparison views. */
-import type { JobStatus } from '../../../server/schema/api.ts';
-import { h } from '../dom.ts';
+import type { JobStatus, JobSummary, RunProgress } from '../../../server/schema/api.ts';
+import { api } from '../api.ts';
+import { formatSeconds, h } from '../dom.ts';
 import { DRIFT_METRICS, type DriftMetric } from '../run-data.ts';
 
 export function statusBadge(status: JobStatus | string): HTMLElement {
   return h('span', { class: `badge badge-${status}`, 'data-status': status }, status);
+}
+
+/** "step 14 / 32 · ETA 9 s · on host:123": live from the job summaries the server sends while a run goes. */
+export function runProgressText(run: RunProgress | undefined): string {
+  if (!run) return '';
+  const parts: string[] = [];
+  if (run.totalSteps) parts.push(`step ${run.step} / ${run.totalSteps}`);
+  if (run.status === 'running' && run.etaSeconds !== null && run.etaSeconds !== undefined) parts.push(`ETA ${formatSeconds(run.etaSeconds)}`);
+  if (run.worker) parts.push(`on ${run.worker}`);
+  return parts.join(' · ');
+}
+
+/**
+ * Stop (cancel-all for a comparison or sweep: every queued and running run of it) while the job
+ * goes; Resume when some run was interrupted, failed or stopped (it continues from its checkpoint).
+ */
+export function jobActions(job: JobSummary, onError: (message: string) => void = console.warn): HTMLElement[] {
+  const out: HTMLElement[] = [];
+  const post = (action: string) => api('POST', `api/runs/${encodeURIComponent(job.id)}/${action}`).catch((error: Error) => onError(error.message));
+  if (job.status === 'queued' || job.status === 'running') {
+    const label = job.runs.length > 1 ? `Cancel all ${job.runs.length} runs` : 'Stop';
+    out.push(h('button', { class: 'danger', type: 'button', 'data-action': 'stop', onclick: () => void post('stop') }, label));
+  } else if (job.resumable) {
+    out.push(h('button', { class: 'primary', type: 'button', 'data-action': 'resume', onclick: () => void post('resume') }, 'Resume from checkpoint'));
+  }
+  return out;
 }
 
 /**

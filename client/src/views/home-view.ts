@@ -77,15 +77,20 @@ export class HomeView {
     }
     this.list.replaceChildren(
       ...jobs.map((job) => {
-        const current = job.runs.find((r) => r.status === 'running');
+        const running = job.runs.filter((r) => r.status === 'running');
+        const current = running[0];
         const ended = job.runs.filter((r) => r.status !== 'running' && r.status !== 'queued').length;
-        const progress = current?.totalSteps
-          ? `${job.runs.length > 1 ? `run ${ended + 1}/${job.runs.length} · ` : ''}step ${current.step}/${current.totalSteps}`
-          : job.status === 'queued' ? 'waiting' : job.status === 'running' ? 'starting' : `${ended}/${job.runs.length} runs`;
+        // runs of one job can go on several workers at once: "2 running · 3/6 done · on a:1, b:2"
+        const workers = [...new Set(running.map((r) => r.worker).filter(Boolean))];
+        const progress = running.length > 1
+          ? `${running.length} running · ${ended}/${job.runs.length} done${workers.length ? ` · on ${workers.join(', ')}` : ''}`
+          : current?.totalSteps
+            ? `${job.runs.length > 1 ? `run ${ended + 1}/${job.runs.length} · ` : ''}step ${current.step}/${current.totalSteps}${current.worker ? ` · on ${current.worker}` : ''}`
+            : job.status === 'queued' ? 'waiting' : job.status === 'running' ? 'starting' : `${ended}/${job.runs.length} runs`;
         return h('tr', { 'data-job': job.id },
           h('td', {}, statusBadge(job.status)),
           h('td', {}, h('a', { href: `#/job/${encodeURIComponent(job.id)}` }, job.name)),
-          h('td', {}, job.kind === 'comparison' ? `comparison (${job.policies.length})` : job.kind),
+          h('td', {}, job.kind === 'comparison' || job.kind === 'sweep' ? `${job.kind} (${job.runs.length} runs)` : job.kind),
           h('td', { class: 'num' }, progress),
           h('td', { class: 'muted' }, new Date(job.createdAt).toLocaleString()),
         );

@@ -4,14 +4,13 @@
  */
 import type { RunEvent } from '../../../server/schema/events.ts';
 import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/schema/api.ts';
-import { api } from '../api.ts';
 import { DriftHeatmap } from '../charts/drift-heatmap.ts';
 import { LiveLineChart } from '../charts/live-line-chart.ts';
 import { LAYER_PALETTE } from '../charts/setup.ts';
 import { fill, formatNumber, formatPercent, formatSeconds, h } from '../dom.ts';
 import type { LiveConnection } from '../live.ts';
 import { mostDrifting, RunSeries, type DriftMetric } from '../run-data.ts';
-import { LayerPicker, metricSelect, PauseGate, statusBadge, windowSelect } from './controls.ts';
+import { jobActions, LayerPicker, metricSelect, PauseGate, runProgressText, statusBadge, windowSelect } from './controls.ts';
 
 const DEFAULT_LAYER_COUNT = 5;
 
@@ -68,12 +67,11 @@ export class RunView {
     const run = this.job.runs[0];
     const total = run?.totalSteps ?? null;
     const done = total ? Math.min(1, (run?.step ?? 0) / total) : 0;
-    const canStop = this.job.status === 'queued' || this.job.status === 'running';
     fill(this.header,
       h('h1', {}, this.job.name, ' ', statusBadge(this.job.status)),
       h('div', { class: 'progress', title: total ? `step ${run?.step} of ${total}` : 'waiting' }, h('div', { class: 'progress-bar', style: `width:${(done * 100).toFixed(1)}%` })),
-      h('p', { class: 'muted' }, `${this.job.id} · policy ${this.job.policies.join(', ')}${total ? ` · step ${run?.step ?? 0} / ${total}` : ''}`),
-      canStop ? h('button', { class: 'danger', type: 'button', onclick: () => void api('POST', `api/runs/${this.job.id}/stop`) }, 'Stop') : null,
+      h('p', { class: 'muted', 'data-progress': '' }, [this.job.id, `policy ${this.job.policies.join(', ')}`, runProgressText(run)].filter(Boolean).join(' · ')),
+      jobActions(this.job),
       this.job.error ? h('pre', { class: 'error-box' }, this.job.error) : null,
     );
   }

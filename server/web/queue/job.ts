@@ -40,7 +40,11 @@ export class Job {
   report: RecipeInspection | null = null;
   log: EventLog;
   readonly runs = new Map<string, RunProgress>();
+  /** Set by the queue: whether some run can continue from its checkpoint. */
+  resumable = false;
   private readonly limits?: EventLogLimits;
+  /** Per run: when (ms) and at which step live step timing started, for the ETA. */
+  private readonly pace = new Map<string, { atMs: number; step: number }>();
 
   constructor(init: JobInit) {
     this.id = init.id;
@@ -63,11 +67,21 @@ export class Job {
         run.status = 'running';
         run.totalSteps = event.totalSteps;
         run.policy = event.policy.name;
+        run.etaSeconds = null;
+        this.pace.delete(event.runId);
         break;
-      case 'stepEnd':
+      case 'stepEnd': {
         run.step = event.step;
         run.epoch = event.epoch;
+        // ETA from the wall-clock pace of the steps received since the (re)start, first one excluded.
+        const now = Date.now();
+        const pace = this.pace.get(event.runId);
+        if (!pace) this.pace.set(event.runId, { atMs: now, step: event.step });
+        else if (run.totalSteps !== null && event.step > pace.step) {
+          run.etaSeconds = Math.max(0, ((now - pace.atMs) / (event.step - pace.step) / 1000) * (run.totalSteps - event.step));
+        }
         break;
+      }
       case 'epochEnd':
         run.epoch = event.epoch;
         break;
@@ -75,6 +89,7 @@ export class Job {
         run.status = event.status;
         run.summary = event.summary;
         run.error = event.error ?? null;
+        run.etaSeconds = null;
         break;
       default:
         break;
@@ -85,7 +100,7 @@ export class Job {
   runProgress(runId: string): RunProgress {
     let run = this.runs.get(runId);
     if (!run) {
-      run = { runId, policy: null, status: 'running', step: 0, totalSteps: null, epoch: 0, summary: null, error: null };
+      run = { runId, policy: null, status: 'running', step: 0, totalSteps: null, epoch: 0, summary: null, error: null, label: null, worker: null, etaSeconds: null };
       this.runs.set(runId, run);
     }
     return run;
@@ -115,6 +130,7 @@ export class Job {
       lastSeq: this.log.lastSeq,
       error: this.error,
       fromDisk: this.fromDisk,
+      resumable: this.resumable,
     };
   }
 

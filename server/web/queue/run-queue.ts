@@ -1,44 +1,45 @@
 /**
- * The dashboard's job queue. Jobs (runs, comparisons, inspect passes) run `concurrency` at a time
- * (1 by default: training uses every core), each in its own child process started as
- * `process.execPath --import tsx run-worker.ts` with an IPC channel, so the server's event loop stays
- * free during a step and a crashing or killed run cannot take the server down: its exit code or
- * signal becomes a `runFinished` event with status 'failed' like any other.
+ * The dashboard's queue: submission (bounds, caps, one task per run), the jobs it shows (status and
+ * numbered event history per job, job.ts / event-log.ts), and the engine that delivers the tasks
+ * (embedded-engine.ts by default, redis-engine.ts when BNLAB_REDIS_URL is set).
  *
- * Events from the child are numbered and stored per job (job.ts, event-log.ts) and re-emitted as
- * `'event'` (job, envelope); status changes are emitted as `'job'` (JobSummary).
- * Finished runs are read back from the checkpoints folder at startup (runs/history.ts).
+ * Events of a job's runs are numbered in the order this server receives them and re-emitted as
+ * `'event'` (job, envelope); status changes are emitted as `'job'` (JobSummary). Jobs that have
+ * not ended are recorded on disk (job-store.ts): after a restart queued tasks run and interrupted
+ * ones resume from their checkpoint. Finished runs are read back from the checkpoints folder
+ * (disk-history.ts).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BnlabConfig } from '../../config.ts';
-import { timestampRunId } from '../../runs/run-ids.ts';
 import { policyName } from '../../schema/policy-names.ts';
 import type { RunEvent } from '../../schema/events.ts';
-import type { RecipeInspection } from '../../schema/inspect-report.ts';
 import type { PolicySpec, Recipe } from '../../schema/recipe.ts';
+import { comparisonPlan, sweepPlan, type RunPlan, type SweepAxes } from '../../commands/run-plan.ts';
 import type { EventLogLimits } from './event-log.ts';
 import { Job } from './job.ts';
-import type { EventEnvelope, JobKind, JobStatus, JobSummary } from '../../schema/api.ts';
-import {
-  readComparisonManifests,
-  readMetricsFile,
-  scanCheckpoints,
-  comparisonManifest,
-  writeComparisonManifest,
-} from '../../runs/history.ts';
-import type { ChildMessage, ParentMessage, WorkerJob } from '../../schema/worker-ipc.ts';
+import type { EventEnvelope, InspectProgress, JobKind, JobStatus, JobSummary } from '../../schema/api.ts';
+import type { RecipeInspection } from '../../schema/inspect-report.ts';
+import { RUN_FILES } from '../../runs/files.ts';
+import { comparisonManifest, readMetricsFile, writeComparisonManifest } from '../../runs/history.ts';
+import { aggregateStatus, foldDiskEvents, readDiskJobs, type DiskSource } from './disk-history.ts';
+import { EmbeddedEngine } from './embedded-engine.ts';
+import { readJobRecords, removeJobRecord, saveJobRecord } from './job-store.ts';
+import type { JobRecord, QueueEngine, QueueTask, StoredTask, TaskOutcome } from './task.ts';
 
-export const DEFAULT_WORKER_FILE = fileURLToPath(new URL('./run-worker.ts', import.meta.url));
+export { DEFAULT_WORKER_FILE } from './child-run.ts';
 
 export interface RunQueueOptions {
   config: BnlabConfig;
+  /** The delivery engine; default: BullMQ when `redisUrl` is set, else embedded. */
+  engine?: QueueEngine;
+  /** Redis for the BullMQ engine (default process.env.BNLAB_REDIS_URL; null forces embedded). */
+  redisUrl?: string | null;
   /** Script the child process runs (a module that calls serveJobs). */
   workerFile?: string;
-  /** Jobs running at once. */
+  /** Embedded engine: tasks running at once. */
   concurrency?: number;
   /** After a stop request, how long a worker may take to wind down before SIGKILL. */
   stopGraceMs?: number;
@@ -47,6 +48,9 @@ export interface RunQueueOptions {
   limits?: EventLogLimits;
   /** How many jobs read from disk keep their full history in memory at once. */
   diskHistoryCacheSize?: number;
+  /** Cap on tasks waiting to run, in total (default 1000) and per client (default 200). */
+  maxQueued?: number;
+  maxQueuedPerClient?: number;
 }
 
 export interface RunQueueEvents {
@@ -54,139 +58,273 @@ export interface RunQueueEvents {
   job: [summary: JobSummary];
 }
 
-interface ActiveWorker {
-  child: ChildProcess;
-  resultReceived: boolean;
-  failure: string | null;
-  stderrTail: string[];
-  killTimer: NodeJS.Timeout | null;
-  exited: Promise<void>;
+interface LiveTask extends StoredTask {
+  state: 'queued' | 'running';
 }
 
-interface DiskSource {
-  files: string[];
-  expectedRunIds: string[];
-  lastSeq: number;
-}
-
-const STDERR_TAIL_LINES = 20;
-
-/** Resolve tsx's loader to a file URL so the child finds it whatever its working directory. */
-function tsxLoader(): string {
-  try {
-    return import.meta.resolve('tsx');
-  } catch {
-    return 'tsx';
-  }
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `the training worker was killed by signal ${signal}` : `the training worker exited with code ${code}`;
+function timestampId(prefix: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${prefix}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
 export class RunQueue extends EventEmitter<RunQueueEvents> {
-  private readonly config: BnlabConfig;
-  private readonly workerFile: string;
-  private readonly concurrency: number;
-  private readonly stopGraceMs: number;
-  private readonly echoWorkerOutput: boolean;
+  readonly config: BnlabConfig;
+  private readonly options: RunQueueOptions;
+  private engine: QueueEngine;
   private readonly limits?: EventLogLimits;
   private readonly diskHistoryCacheSize: number;
+  private readonly maxQueued: number;
+  private readonly maxQueuedPerClient: number;
   private readonly jobs = new Map<string, Job>();
   private readonly runToJob = new Map<string, string>();
-  private readonly waiting: Job[] = [];
-  private readonly active = new Map<string, ActiveWorker>();
+  private readonly tasks = new Map<string, LiveTask>();
+  private readonly records = new Map<string, JobRecord>();
+  private readonly recipes = new Map<string, Recipe>();
   private readonly diskSources = new Map<string, DiskSource>();
   private readonly diskLoads = new Map<string, Promise<void>>();
   private readonly diskLoaded: string[] = [];
+  private started = false;
   private closed = false;
 
   constructor(options: RunQueueOptions) {
     super();
+    this.options = options;
     this.config = options.config;
-    this.workerFile = options.workerFile ?? DEFAULT_WORKER_FILE;
-    this.concurrency = Math.max(1, options.concurrency ?? 1);
-    this.stopGraceMs = options.stopGraceMs ?? 15_000;
-    this.echoWorkerOutput = options.echoWorkerOutput ?? false;
     this.limits = options.limits;
     this.diskHistoryCacheSize = options.diskHistoryCacheSize ?? 8;
+    this.maxQueued = options.maxQueued ?? 1000;
+    this.maxQueuedPerClient = options.maxQueuedPerClient ?? 200;
+    this.engine = options.engine ?? new EmbeddedEngine(this.config, this.engineOptions());
+  }
+
+  private engineOptions() {
+    return {
+      workerFile: this.options.workerFile,
+      concurrency: this.options.concurrency,
+      stopGraceMs: this.options.stopGraceMs,
+      echoOutput: this.options.echoWorkerOutput,
+    };
+  }
+
+  get engineName(): string {
+    return this.engine.name;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Starting: the engine, the history on disk, the jobs that had not ended
+
+  /** Pick the engine, read history and unfinished jobs from disk, queue those again. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const redisUrl = this.options.redisUrl === undefined ? (process.env.BNLAB_REDIS_URL ?? null) : this.options.redisUrl;
+    if (!this.options.engine && redisUrl) {
+      const { RedisEngine } = await import('./redis-engine.ts');
+      this.engine = new RedisEngine(redisUrl, { stopGraceMs: this.options.stopGraceMs });
+    }
+    const records = await readJobRecords(this.config.checkpointsDir);
+    const claimed = new Set(records.flatMap((r) => [r.id, ...r.tasks.map((t) => t.id)]));
+    for (const disk of await readDiskJobs(this.config.checkpointsDir, (id) => claimed.has(id), this.limits)) {
+      this.jobs.set(disk.job.id, disk.job);
+      this.diskSources.set(disk.job.id, disk.source);
+      for (const runId of disk.source.expectedRunIds) this.runToJob.set(runId, disk.job.id);
+      for (const [runId, recipe] of disk.recipes) this.recipes.set(runId, recipe);
+    }
+    const resubmit: QueueTask[] = [];
+    for (const record of records) resubmit.push(...(await this.restore(record)));
+    await this.engine.start({
+      onStarted: (taskId, worker) => this.onStarted(taskId, worker),
+      onEvent: (taskId, event) => this.onEvent(taskId, event),
+      onProgress: (taskId, progress) => this.onProgress(taskId, progress),
+      onEnded: (taskId, outcome) => this.onEnded(taskId, outcome),
+      onAnnounced: (record) => this.onAnnounced(record),
+    });
+    for (const task of resubmit) await this.engine.submit(task);
+  }
+
+  /** @deprecated the old name of start() */
+  loadHistory(): Promise<void> {
+    return this.start();
+  }
+
+  /** Rebuild a job that had not ended from its record: history from disk (or the engine), tasks left. */
+  private async restore(record: JobRecord): Promise<QueueTask[]> {
+    const job = this.newJob(record);
+    this.jobs.set(job.id, job);
+    this.records.set(job.id, record);
+    const pending: QueueTask[] = [];
+    for (const task of record.tasks) {
+      this.expectTask(job, task);
+      const live = await this.engine.history(task.id);
+      if (live) {
+        for (const event of live.events) job.record(event);
+        job.runProgress(task.id).worker = live.worker;
+      } else if (task.kind === 'run') {
+        const file = path.join(this.config.checkpointsDir, task.id, 'metrics.jsonl');
+        if (fs.existsSync(file)) for (const event of await readMetricsFile(file)) job.record(event);
+      }
+      const run = job.runs.get(task.id);
+      const ended = run && run.status !== 'running' && run.status !== 'queued';
+      if (ended) continue;
+      if (run) {
+        run.status = 'queued';
+        run.etaSeconds = null;
+      }
+      this.tasks.set(task.id, { ...task, state: 'queued' });
+      pending.push(task);
+    }
+    this.refresh(job);
+    if (!pending.length) await this.endJob(job);
+    return pending;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Submitting
 
-  submitRun(recipe: Recipe): Job {
+  submitRun(recipe: Recipe, client = 'local'): Promise<Job> {
     const id = this.newId('run');
     const policy = policyName(recipe.policy);
-    const job = new Job({
-      id,
-      kind: 'run',
-      name: recipe.name ?? `${policy} on ${path.basename(recipe.data)}`,
-      recipe,
-      policySpecs: [recipe.policy],
-      policies: [policy],
-      limits: this.limits,
-    });
-    this.expectRun(job, id, policy);
-    return this.enqueue(job);
+    const name = recipe.name ?? `${policy} on ${path.basename(recipe.data)}`;
+    return this.submit({ id, kind: 'run', name, recipe, policySpecs: [recipe.policy], policies: [policy], client }, [{ id, recipe, label: policy }]);
   }
 
-  /** Throws when two specs share a display name (their run folders would collide). */
-  async submitComparison(recipe: Recipe, policySpecs: PolicySpec[]): Promise<Job> {
+  /** Policies × seeds on one recipe; throws DuplicatePolicyError when two specs share a name. */
+  async submitComparison(recipe: Recipe, policySpecs: PolicySpec[], options: { client?: string; seeds?: number[] } = {}): Promise<Job> {
     const policies = policySpecs.map(policyName);
     const duplicate = policies.find((p, i) => policies.indexOf(p) !== i);
     if (duplicate) throw new DuplicatePolicyError(duplicate);
     const id = this.newId('cmp');
+    const plans = comparisonPlan(id, recipe, policySpecs, options.seeds?.length ? options.seeds : null);
     const manifest = comparisonManifest(id, recipe, policySpecs, new Date().toISOString());
-    const job = new Job({
-      id,
-      kind: 'comparison',
-      name: manifest.name,
-      createdAt: manifest.createdAt,
-      recipe,
-      policySpecs,
-      policies,
-      limits: this.limits,
-    });
-    manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, policies[i]));
-    await writeComparisonManifest(this.config.checkpointsDir, manifest);
-    return this.enqueue(job);
+    return this.submit({ id, kind: 'comparison', name: manifest.name, recipe, policySpecs, policies, client: options.client ?? 'local', createdAt: manifest.createdAt }, plans);
   }
 
-  submitInspect(recipe: Recipe): Job {
-    const job = new Job({
-      id: this.newId('inspect'),
-      kind: 'inspect',
-      name: `inspect ${path.basename(recipe.data)} with ${recipe.backbone}`,
-      recipe,
-      policySpecs: [],
-      policies: [],
-      limits: this.limits,
-    });
-    return this.enqueue(job);
+  /** Backbones × datasets × policies × seeds: one run each, one job. */
+  async submitSweep(recipe: Recipe, axes: SweepAxes, client = 'local'): Promise<Job> {
+    const id = this.newId('sweep');
+    const policies = axes.policies.map(policyName);
+    const name = recipe.name ?? `sweep: ${axes.backbones.length} backbone(s) × ${axes.datasets.length} dataset(s) × ${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} × ${axes.seeds.length} seed(s)`;
+    return this.submit({ id, kind: 'sweep', name, recipe, policySpecs: axes.policies, policies, client }, sweepPlan(id, recipe, axes));
   }
 
-  private expectRun(job: Job, runId: string, policy: string): void {
-    const run = job.runProgress(runId);
+  submitInspect(recipe: Recipe, client = 'local'): Promise<Job> {
+    const id = this.newId('inspect');
+    const name = `inspect ${path.basename(recipe.data)} with ${recipe.backbone}`;
+    return this.submit({ id, kind: 'inspect', name, recipe, policySpecs: [], policies: [], client }, [{ id, recipe, label: 'inspect' }]);
+  }
+
+  /** How many more tasks `client` may queue now (the caps minus what waits). */
+  room(client: string): { total: number; client: number } {
+    const waiting = [...this.tasks.values()].filter((t) => t.state === 'queued');
+    return {
+      total: this.maxQueued - waiting.length,
+      client: this.maxQueuedPerClient - waiting.filter((t) => t.client === client).length,
+    };
+  }
+
+  private async submit(
+    init: { id: string; kind: JobKind; name: string; recipe: Recipe; policySpecs: PolicySpec[]; policies: string[]; client: string; createdAt?: string },
+    plans: RunPlan[],
+  ): Promise<Job> {
+    if (this.closed) throw new Error('the run queue is closed');
+    const room = this.room(init.client);
+    if (plans.length > room.total) throw new QueueFullError(`the queue is full: ${this.maxQueued - room.total} task(s) wait (limit ${this.maxQueued}); this needs room for ${plans.length}`);
+    if (plans.length > room.client) {
+      throw new QueueFullError(`you have ${this.maxQueuedPerClient - room.client} task(s) waiting (limit ${this.maxQueuedPerClient} per client); this needs room for ${plans.length}`);
+    }
+    const createdAt = init.createdAt ?? new Date().toISOString();
+    const taskKind = init.kind === 'inspect' ? 'inspect' : 'run';
+    const record: JobRecord = {
+      format: 'bnlab-queued-job@1',
+      id: init.id,
+      kind: init.kind,
+      name: init.name,
+      createdAt,
+      client: init.client,
+      recipe: init.recipe,
+      policySpecs: init.policySpecs,
+      policies: init.policies,
+      tasks: plans.map((plan) => ({
+        id: plan.id,
+        jobId: init.id,
+        kind: taskKind,
+        recipe: plan.recipe,
+        client: init.client,
+        submittedAt: createdAt,
+        label: plan.label,
+        policy: taskKind === 'run' ? policyName(plan.recipe.policy) : null,
+      })),
+    };
+    if (init.kind === 'comparison' || init.kind === 'sweep') {
+      // the manifest groups the runs on disk for good (bnlab compare writes the same one)
+      const manifest = {
+        ...comparisonManifest(init.id, init.recipe, init.policySpecs, createdAt, init.name),
+        runIds: plans.map((p) => p.id),
+        policies: plans.map((p) => policyName(p.recipe.policy)),
+        kind: init.kind,
+        labels: plans.map((p) => p.label),
+        runRecipes: plans.map((p) => p.recipe),
+      };
+      await writeComparisonManifest(this.config.checkpointsDir, manifest);
+    }
+    await saveJobRecord(this.config.checkpointsDir, record);
+    const job = this.newJob(record);
+    this.jobs.set(job.id, job);
+    this.records.set(job.id, record);
+    for (const task of record.tasks) {
+      this.expectTask(job, task);
+      this.tasks.set(task.id, { ...task, state: 'queued' });
+    }
+    this.emitJob(job);
+    for (const task of record.tasks) await this.engine.submit(task);
+    await this.engine.announce(record);
+    return job;
+  }
+
+  /** A job another dashboard took (redis): show it and follow its tasks from their first entry. */
+  private onAnnounced(record: JobRecord): void {
+    const known = this.jobs.get(record.id);
+    if (known && (known.status === 'queued' || known.status === 'running')) return;
+    const job = this.newJob(record);
+    this.jobs.set(job.id, job);
+    this.records.set(job.id, record);
+    this.diskSources.delete(job.id);
+    for (const task of record.tasks) {
+      this.expectTask(job, task);
+      this.tasks.set(task.id, { ...task, state: 'queued' });
+      this.engine.watch(task.id);
+    }
+    this.emitJob(job);
+  }
+
+  private newJob(record: JobRecord): Job {
+    return new Job({
+      id: record.id,
+      kind: record.kind,
+      name: record.name,
+      recipe: record.recipe,
+      policySpecs: record.policySpecs,
+      policies: record.policies,
+      createdAt: record.createdAt,
+      limits: this.limits,
+    });
+  }
+
+  private expectTask(job: Job, task: StoredTask): void {
+    this.recipes.set(task.id, task.recipe);
+    if (task.kind !== 'run') return;
+    const run = job.runProgress(task.id);
     run.status = 'queued';
-    run.policy = policy;
-    this.runToJob.set(runId, job.id);
+    run.policy = task.policy;
+    run.label = task.label;
+    this.runToJob.set(task.id, job.id);
   }
 
   private newId(prefix: string): string {
     for (;;) {
-      const id = timestampRunId(prefix, { unique: true });
+      const id = timestampId(prefix);
       if (!this.jobs.has(id) && !fs.existsSync(path.join(this.config.checkpointsDir, id))) return id;
     }
-  }
-
-  private enqueue(job: Job): Job {
-    if (this.closed) throw new Error('the run queue is closed');
-    this.jobs.set(job.id, job);
-    this.waiting.push(job);
-    this.emitJob(job);
-    this.pump();
-    return job;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -217,8 +355,14 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     return summary;
   }
 
-  counts(): { queued: number; running: number; total: number } {
-    return { queued: this.waiting.length, running: this.active.size, total: this.jobs.size };
+  counts(): { queued: number; running: number; total: number; engine: string } {
+    const tasks = [...this.tasks.values()];
+    return {
+      queued: tasks.filter((t) => t.state === 'queued').length,
+      running: tasks.filter((t) => t.state === 'running').length,
+      total: this.jobs.size,
+      engine: this.engine.name,
+    };
   }
 
   /** The job's full stored history, reading it back from disk first if it came from there. */
@@ -228,11 +372,13 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     let load = this.diskLoads.get(job.id);
     if (!load) {
       load = (async () => {
-        await this.foldDiskEvents(job, source);
+        const status = job.status;
+        await foldDiskEvents(job, source);
+        job.status = status;
         this.diskLoaded.push(job.id);
         while (this.diskLoaded.length > this.diskHistoryCacheSize) {
           const evicted = this.jobs.get(this.diskLoaded.shift()!);
-          evicted?.dropHistory();
+          if (evicted && this.diskSources.has(evicted.id)) evicted.dropHistory();
         }
       })().finally(() => this.diskLoads.delete(job.id));
       this.diskLoads.set(job.id, load);
@@ -241,268 +387,202 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Stopping
+  // Stopping and resuming
 
-  /** Stop a queued or running job; returns false when it had already ended. */
+  /** Stop a queued or running job (every task of it: cancel-all); false when it had already ended. */
   stop(id: string): boolean {
     const job = this.jobs.get(id);
     if (!job || (job.status !== 'queued' && job.status !== 'running')) return false;
     job.stopRequested = true;
-    if (job.status === 'queued') {
-      this.waiting.splice(this.waiting.indexOf(job), 1);
-      this.endUnfinishedRuns(job, 'stopped', 'stopped before it started');
-      job.status = 'stopped';
-      job.finishedAt = new Date().toISOString();
-      this.emitJob(job);
-      return true;
-    }
-    const worker = this.active.get(id);
-    if (worker) {
-      this.sendTo(worker.child, { type: 'stop' });
-      worker.killTimer ??= setTimeout(() => worker.child.kill('SIGKILL'), this.stopGraceMs);
-    }
+    const record = this.records.get(id);
+    for (const task of record?.tasks ?? []) if (this.tasks.has(task.id)) void this.engine.cancel(task.id);
     return true;
   }
 
-  /** Kill running workers, drop queued jobs, wait for the children to exit. */
+  /**
+   * Queue a job's interrupted, failed or stopped runs again; each continues from its last
+   * checkpoint (identical results to an uninterrupted run). False when nothing can be resumed.
+   */
+  async resume(id: string): Promise<boolean> {
+    const job = this.jobs.get(id);
+    if (!job || job.kind === 'inspect' || job.status === 'queued' || job.status === 'running') return false;
+    const runs = [...job.runs.values()].filter((r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'stopped');
+    if (!runs.length) return false;
+    await this.history(job); // the resumed job keeps its history in memory from now on
+    const client = 'local';
+    const createdAt = new Date().toISOString();
+    const tasks: StoredTask[] = [];
+    for (const run of runs) {
+      const recipe = await this.recipeOf(run.runId, job);
+      if (!recipe) continue;
+      tasks.push({ id: run.runId, jobId: job.id, kind: 'run', recipe, client, submittedAt: createdAt, label: run.label ?? run.policy ?? run.runId, policy: run.policy });
+    }
+    if (!tasks.length) return false;
+    const record: JobRecord = {
+      format: 'bnlab-queued-job@1',
+      id: job.id,
+      kind: job.kind,
+      name: job.name,
+      createdAt: job.createdAt,
+      client,
+      recipe: job.recipe ?? tasks[0].recipe,
+      policySpecs: job.policySpecs,
+      policies: job.policies,
+      tasks,
+    };
+    await saveJobRecord(this.config.checkpointsDir, record);
+    this.records.set(job.id, record);
+    this.diskSources.delete(job.id);
+    job.stopRequested = false;
+    job.error = null;
+    job.finishedAt = null;
+    for (const task of tasks) {
+      const run = job.runProgress(task.id);
+      run.status = 'queued';
+      run.error = null;
+      this.tasks.set(task.id, { ...task, state: 'queued' });
+    }
+    this.refresh(job);
+    this.emitJob(job);
+    for (const task of tasks) await this.engine.submit(task);
+    await this.engine.announce(record);
+    return true;
+  }
+
+  /** A run's recipe: its checkpoint's (what resume compares against), its first runStarted's, or the submitted one. */
+  private async recipeOf(runId: string, job: Job): Promise<Recipe | null> {
+    const dir = path.join(this.config.checkpointsDir, runId);
+    try {
+      const meta = JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.meta), 'utf8')) as { recipe?: Recipe };
+      if (meta.recipe) return meta.recipe;
+    } catch {
+      // no checkpoint yet
+    }
+    const file = path.join(dir, 'metrics.jsonl');
+    if (fs.existsSync(file)) {
+      const started = (await readMetricsFile(file)).find((e) => e.type === 'runStarted');
+      if (started?.type === 'runStarted') return started.recipe;
+    }
+    return this.recipes.get(runId) ?? (job.kind === 'run' ? job.recipe : null);
+  }
+
+  /** Stop taking work; running children are let go (their jobs resume after a restart). */
   async close(): Promise<void> {
     this.closed = true;
-    this.waiting.length = 0;
-    const exits = [...this.active.values()].map((worker) => {
-      worker.child.kill('SIGKILL');
-      return worker.exited;
-    });
-    await Promise.all(exits);
+    await this.engine.close();
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Running
+  // What the engine reports
 
-  private pump(): void {
-    while (!this.closed && this.active.size < this.concurrency && this.waiting.length > 0) {
-      this.start(this.waiting.shift()!);
-    }
+  private jobOfTask(taskId: string): Job | undefined {
+    const task = this.tasks.get(taskId);
+    return task ? this.jobs.get(task.jobId) : undefined;
   }
 
-  private workerJob(job: Job): WorkerJob {
-    const recipe = job.recipe!;
-    const config = this.config;
-    if (job.kind === 'run') return { kind: 'run', runId: job.id, recipe, config };
-    if (job.kind === 'comparison') {
-      return { kind: 'comparison', comparisonId: job.id, recipe, policies: job.policySpecs, config };
+  private onStarted(taskId: string, worker: string): void {
+    const task = this.tasks.get(taskId);
+    const job = this.jobOfTask(taskId);
+    if (!task || !job) return;
+    task.state = 'running';
+    job.startedAt ??= new Date().toISOString();
+    if (task.kind === 'run') {
+      const run = job.runProgress(taskId);
+      run.status = 'running';
+      run.worker = worker;
     }
-    return { kind: 'inspect', inspectId: job.id, recipe, config };
-  }
-
-  private start(job: Job): void {
-    job.status = 'running';
-    job.startedAt = new Date().toISOString();
-    const child = fork(this.workerFile, [], {
-      execArgv: ['--import', tsxLoader()],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
-    let resolveExit!: () => void;
-    const worker: ActiveWorker = {
-      child,
-      resultReceived: false,
-      failure: null,
-      stderrTail: [],
-      killTimer: null,
-      exited: new Promise((resolve) => (resolveExit = resolve)),
-    };
-    this.active.set(job.id, worker);
+    this.refresh(job);
     this.emitJob(job);
-
-    const keepTail = (chunk: Buffer) => {
-      const lines = chunk.toString('utf8').split('\n').filter((l) => l.trim());
-      worker.stderrTail.push(...lines);
-      worker.stderrTail.splice(0, Math.max(0, worker.stderrTail.length - STDERR_TAIL_LINES));
-      if (this.echoWorkerOutput) process.stderr.write(lines.map((l) => `[${job.id}] ${l}\n`).join(''));
-    };
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (this.echoWorkerOutput) process.stderr.write(`[${job.id}] ${chunk.toString('utf8')}`);
-    });
-    child.stderr?.on('data', keepTail);
-
-    child.on('message', (message: ChildMessage) => this.onChildMessage(job, worker, message));
-    let finished = false;
-    const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
-      if (finished) return;
-      finished = true;
-      if (worker.killTimer) clearTimeout(worker.killTimer);
-      this.active.delete(job.id);
-      this.onWorkerExit(job, worker, code, signal, spawnError);
-      resolveExit();
-      this.pump();
-    };
-    child.on('exit', (code, signal) => finish(code, signal));
-    child.on('error', (error) => {
-      // 'error' without a process (spawn failed) is followed by no 'exit'
-      if (child.pid === undefined) finish(null, null, error);
-    });
   }
 
-  private onChildMessage(job: Job, worker: ActiveWorker, message: ChildMessage): void {
-    switch (message?.type) {
-      case 'ready':
-        this.sendTo(worker.child, { type: 'start', job: this.workerJob(job) });
-        if (job.stopRequested) this.sendTo(worker.child, { type: 'stop' });
-        break;
-      case 'event':
-        this.recordEvent(job, message.event);
-        break;
-      case 'progress':
-        job.progress = message.progress;
-        this.emitJob(job);
-        break;
-      case 'result':
-        worker.resultReceived = true;
-        if (job.kind === 'inspect') job.report = message.result as RecipeInspection; // run-worker's inspect handler returns inspectRecipe()
-        break;
-      case 'failed':
-        worker.failure = message.error;
-        break;
-      default:
-        break;
+  private onEvent(taskId: string, event: RunEvent): void {
+    const job = this.jobOfTask(taskId);
+    if (!job) return;
+    this.recordEvent(job, event);
+  }
+
+  private onProgress(taskId: string, progress: InspectProgress): void {
+    const job = this.jobOfTask(taskId);
+    if (!job) return;
+    job.progress = progress;
+    this.emitJob(job);
+  }
+
+  private onEnded(taskId: string, outcome: TaskOutcome): void {
+    const task = this.tasks.get(taskId);
+    const job = this.jobOfTask(taskId);
+    if (!task || !job) return;
+    this.tasks.delete(taskId);
+    if (task.kind === 'inspect') {
+      job.report = outcome.result as RecipeInspection | null; // the inspect task returns inspectRecipe()
+      job.status = job.stopRequested ? 'stopped' : outcome.status;
+      job.error = outcome.error;
+    } else {
+      const run = job.runProgress(taskId);
+      if (run.status === 'running' || run.status === 'queued') {
+        const status = job.stopRequested ? 'stopped' : outcome.status;
+        const error = status === 'stopped' ? (outcome.error ?? 'stopped by the user') : (outcome.error ?? 'the run ended without a result');
+        this.recordEvent(job, { type: 'runFinished', runId: taskId, status, summary: status === 'completed' ? (outcome.result as never) : null, error });
+      }
+      if (outcome.status === 'failed' && !job.error) job.error = outcome.error;
+      this.refresh(job);
     }
+    const left = (this.records.get(job.id)?.tasks ?? []).some((t) => this.tasks.has(t.id));
+    if (!left) void this.endJob(job);
+    else this.emitJob(job);
+  }
+
+  private async endJob(job: Job): Promise<void> {
+    job.finishedAt = new Date().toISOString();
+    if (job.kind !== 'inspect') this.refresh(job);
+    this.records.delete(job.id);
+    this.emitJob(job);
+    await removeJobRecord(this.config.checkpointsDir, job.id);
   }
 
   private recordEvent(job: Job, event: RunEvent): void {
-    if (!event || typeof event.runId !== 'string' || typeof event.type !== 'string') return;
     if (!this.runToJob.has(event.runId)) this.runToJob.set(event.runId, job.id);
     const before = job.runs.get(event.runId)?.status;
     const envelope = job.record(event);
     this.emit('event', job, envelope);
-    if (job.runs.get(event.runId)?.status !== before) this.emitJob(job);
-  }
-
-  private onWorkerExit(
-    job: Job,
-    worker: ActiveWorker,
-    code: number | null,
-    signal: NodeJS.Signals | null,
-    spawnError?: Error,
-  ): void {
-    const crashed = !worker.resultReceived && worker.failure === null;
-    let reason = worker.failure ?? (spawnError ? `could not start the training worker: ${spawnError.message}` : null);
-    if (crashed && !spawnError) {
-      const tail = worker.stderrTail.slice(-5).join('\n');
-      reason = `${describeExit(code, signal)}${tail ? `\n${tail}` : ''}`;
-    }
-    if (job.stopRequested) {
-      this.endUnfinishedRuns(job, 'stopped', 'stopped by the user');
-      job.status = 'stopped';
-    } else {
-      this.endUnfinishedRuns(job, 'failed', reason ?? describeExit(code, signal));
-      const runFailed = [...job.runs.values()].some((r) => r.status === 'failed');
-      job.status = worker.resultReceived && !runFailed ? 'completed' : 'failed';
-      if (job.status === 'failed') job.error = reason ?? 'a run failed';
-    }
-    job.finishedAt = new Date().toISOString();
-    this.emitJob(job);
-  }
-
-  /** Give every run that never reported an end a runFinished event, as if the worker had sent it. */
-  private endUnfinishedRuns(job: Job, status: 'failed' | 'stopped', error: string): void {
-    for (const run of job.unfinishedRuns()) {
-      this.recordEvent(job, { type: 'runFinished', runId: run.runId, status, summary: null, error });
+    if (job.runs.get(event.runId)?.status !== before) {
+      this.refresh(job);
+      this.emitJob(job);
     }
   }
 
-  private sendTo(child: ChildProcess, message: ParentMessage): void {
-    if (child.connected) child.send(message, (error) => void error); // a dead child is handled by 'exit'
+  /** A run or group job's status from its runs' (and whether some run can be resumed). */
+  private refresh(job: Job): void {
+    if (job.kind === 'inspect') return;
+    const statuses = [...job.runs.values()].map((r) => r.status);
+    const live = statuses.filter((s) => s === 'queued' || s === 'running');
+    let status: JobStatus;
+    if (statuses.includes('running')) status = 'running';
+    else if (live.length && live.length === statuses.length) status = job.startedAt ? 'running' : 'queued';
+    else if (live.length) status = 'running';
+    else if (job.stopRequested) status = 'stopped';
+    else status = aggregateStatus(statuses);
+    if (status === 'failed') job.error ??= [...job.runs.values()].find((r) => r.error)?.error ?? 'a run failed';
+    job.status = status;
+    job.resumable = !live.length && statuses.some((s) => s === 'interrupted' || s === 'failed' || s === 'stopped');
   }
 
   private emitJob(job: Job): void {
     this.emit('job', this.summaryOf(job));
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // History on disk
-
-  /** Read finished (and interrupted) runs and comparisons from the checkpoints folder. */
-  async loadHistory(): Promise<number> {
-    const [runs, manifests] = await Promise.all([
-      scanCheckpoints(this.config.checkpointsDir),
-      readComparisonManifests(this.config.checkpointsDir),
-    ]);
-    const byRunId = new Map(runs.map((r) => [r.runId, r]));
-    const grouped = new Set<string>();
-    let loaded = 0;
-    for (const manifest of manifests) {
-      if (this.jobs.has(manifest.comparisonId)) continue;
-      const files = manifest.runIds.filter((id) => byRunId.has(id)).map((id) => byRunId.get(id)!.metricsFile);
-      manifest.runIds.forEach((id) => grouped.add(id));
-      const job = new Job({
-        id: manifest.comparisonId,
-        kind: 'comparison',
-        name: manifest.name,
-        recipe: manifest.recipe,
-        policySpecs: manifest.policySpecs,
-        policies: manifest.policies,
-        createdAt: manifest.createdAt,
-        fromDisk: true,
-        limits: this.limits,
-      });
-      manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, manifest.policies[i] ?? runId));
-      await this.addDiskJob(job, { files, expectedRunIds: manifest.runIds, lastSeq: 0 });
-      loaded += 1;
-    }
-    for (const run of runs) {
-      if (grouped.has(run.runId) || this.jobs.has(run.runId) || this.runToJob.has(run.runId)) continue;
-      const recipe = run.meta?.recipe ?? null;
-      const policy = recipe ? policyName(recipe.policy) : 'unknown';
-      const job = new Job({
-        id: run.runId,
-        kind: 'run',
-        name: recipe?.name ?? run.runId,
-        recipe,
-        policySpecs: recipe ? [recipe.policy] : [],
-        policies: [policy],
-        createdAt: new Date(run.modifiedMs).toISOString(),
-        fromDisk: true,
-        limits: this.limits,
-      });
-      this.expectRun(job, run.runId, policy);
-      await this.addDiskJob(job, { files: [run.metricsFile], expectedRunIds: [run.runId], lastSeq: 0 });
-      loaded += 1;
-    }
-    return loaded;
-  }
-
-  private async addDiskJob(job: Job, source: DiskSource): Promise<void> {
-    await this.foldDiskEvents(job, source);
-    source.lastSeq = job.log.lastSeq;
-    this.diskSources.set(job.id, source);
-    this.jobs.set(job.id, job);
-    // Keep only the status; the history is read again when someone asks for it.
-    job.dropHistory();
-  }
-
-  private async foldDiskEvents(job: Job, source: DiskSource): Promise<void> {
-    const perFile = await Promise.all(source.files.map(readMetricsFile));
-    for (const events of perFile) for (const event of events) job.record(event);
-    // A run that started but never wrote runFinished was cut off (server or worker killed).
-    for (const runId of source.expectedRunIds) {
-      const run = job.runProgress(runId);
-      if (run.status === 'running' || run.status === 'queued') run.status = 'interrupted';
-    }
-    job.status = aggregateStatus([...job.runs.values()].map((r) => r.status));
-    job.error = [...job.runs.values()].find((r) => r.error)?.error ?? null;
-    job.finishedAt ??= job.createdAt;
-  }
-}
-
-/** A finished job's status from its runs': any failure wins, then stop, then interruption. */
-function aggregateStatus(statuses: JobStatus[]): JobStatus {
-  for (const status of ['failed', 'stopped', 'interrupted'] as const) if (statuses.includes(status)) return status;
-  return statuses.length ? 'completed' : 'interrupted';
 }
 
 export class DuplicatePolicyError extends Error {
   constructor(readonly policy: string) {
     super(`policy '${policy}' appears twice; each policy of a comparison must be different`);
     this.name = 'DuplicatePolicyError';
+  }
+}
+
+/** The queue cap (total or per client) would be exceeded: answered 429. */
+export class QueueFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueFullError';
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Entry of the child process that runs one dashboard job (see worker-protocol.ts): a training run,
- * a policy comparison or an inspect pass. Started by run-queue.ts with
+ * a policy comparison or an inspect pass. Started by queue/child-run.ts with
  * `process.execPath --import tsx run-worker.ts` and an IPC channel; it never serves HTTP.
  */
 import type { BnlabConfig } from '../../config.ts';
@@ -21,7 +21,7 @@ async function prepareData(recipe: Recipe, config: BnlabConfig): Promise<void> {
 serveJobs({
   async run(job, { onEvent, signal }) {
     await prepareData(job.recipe, job.config);
-    return runTraining(job.recipe, { runId: job.runId, config: job.config, onEvent, signal, backend: job.config.backend });
+    return runTraining(job.recipe, { runId: job.runId, config: job.config, onEvent, signal, backend: job.config.backend, resume: job.resume });
   },
   async comparison(job, { onEvent, signal }) {
     await prepareData(job.recipe, job.config);

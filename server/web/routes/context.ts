@@ -1,7 +1,7 @@
 /** What every route module gets, and the helpers routes share. */
 import type { Request, Response } from 'express';
 import type { BnlabConfig } from '../../config.ts';
-import type { RunQueue } from '../queue/run-queue.ts';
+import { QueueFullError, type RunQueue } from '../queue/run-queue.ts';
 import { IdSchema, validate } from '../validation.ts';
 
 export interface RouteContext {
@@ -25,4 +25,19 @@ export function findJob(queue: RunQueue, req: Request, res: Response) {
     return null;
   }
   return { id, job };
+}
+
+/** Who is asking, for the per-client queue cap: the peer address. */
+export function clientOf(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Run a submission; a full queue answers 429 with the cap that was hit. */
+export async function submitting(res: Response, submit: () => Promise<void>): Promise<void> {
+  try {
+    await submit();
+  } catch (error) {
+    if (!(error instanceof QueueFullError)) throw error;
+    res.status(429).json({ error: error.message });
+  }
 }

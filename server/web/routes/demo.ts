@@ -4,7 +4,7 @@ import express, { type Response } from 'express';
 import { DEMO_RECIPE_FILE } from '../../config.ts';
 import type { DemoDescription } from '../../schema/api.ts';
 import { RecipeSchema, type Recipe } from '../../schema/recipe.ts';
-import type { RouteContext } from './context.ts';
+import { clientOf, submitting, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
 
 export const DEMO_POLICIES = ['freeze-all', 'train-bn', 'adabn'] as const;
@@ -34,13 +34,15 @@ export function demoRoutes({ config, queue }: RouteContext): express.Router {
     res.json(body);
   });
 
-  router.post('/demo', async (_req, res) => {
+  router.post('/demo', async (req, res) => {
     const demo = await readDemo(res);
     if (!demo) return;
     const recipe = await pinRecipe(config, demo, res, 'recipe.');
     if (!recipe) return;
-    const job = await queue.submitComparison(recipe, [...DEMO_POLICIES]);
-    res.status(201).json({ comparisonId: job.id });
+    await submitting(res, async () => {
+      const job = await queue.submitComparison(recipe, [...DEMO_POLICIES], { client: clientOf(req) });
+      res.status(201).json({ comparisonId: job.id });
+    });
   });
   return router;
 }

@@ -3,7 +3,7 @@ import express from 'express';
 import type { InspectJobResponse } from '../../schema/api.ts';
 import { RecipeSchema } from '../../schema/recipe.ts';
 import { validate } from '../validation.ts';
-import { findJob, type RouteContext } from './context.ts';
+import { clientOf, findJob, submitting, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
 
 export function inspectRoutes({ config, queue }: RouteContext): express.Router {
@@ -13,8 +13,10 @@ export function inspectRoutes({ config, queue }: RouteContext): express.Router {
     if (!parsed) return;
     const recipe = await pinRecipe(config, parsed, res);
     if (!recipe) return;
-    const job = queue.submitInspect(recipe);
-    res.status(202).json({ inspectId: job.id });
+    await submitting(res, async () => {
+      const job = await queue.submitInspect(recipe, clientOf(req));
+      res.status(202).json({ inspectId: job.id });
+    });
   });
 
   router.get('/inspect/:id', (req, res) => {

@@ -2,7 +2,9 @@ import path from 'node:path';
 import type { Response } from 'express';
 import { listBackbones } from '../../backbones/registry.ts';
 import { PROJECT_ROOT, type BnlabConfig } from '../../config.ts';
+import type { FieldError } from '../../schema/api.ts';
 import type { Recipe } from '../../schema/recipe.ts';
+import { recipeLimitErrors } from '../queue/submit-limits.ts';
 import { dataFolderProblem } from '../data-folders.ts';
 import { isInside, PathOutsideRootsError, resolveInsideRoots } from '../safe-path.ts';
 import { sendFieldErrors } from '../validation.ts';
@@ -13,7 +15,17 @@ import { sendFieldErrors } from '../validation.ts';
  * Answers 400 (naming the field) and returns null when it cannot.
  */
 export async function pinRecipe(config: BnlabConfig, recipe: Recipe, res: Response, prefix = ''): Promise<Recipe | null> {
-  const fields: { field: string; message: string }[] = [];
+  const { pinned, fields } = await pinFields(config, recipe, prefix);
+  if (fields.length) {
+    sendFieldErrors(res, fields);
+    return null;
+  }
+  return pinned;
+}
+
+/** pinRecipe's work: the pinned recipe, or the field errors that prevent it (submit-time bounds included). */
+export async function pinFields(config: BnlabConfig, recipe: Recipe, prefix = ''): Promise<{ pinned: Recipe; fields: FieldError[] }> {
+  const fields: FieldError[] = [];
   let data = recipe.data;
   try {
     const isDemo = isInside(path.resolve(PROJECT_ROOT, recipe.data), config.demoDataDir);
@@ -45,9 +57,6 @@ export async function pinRecipe(config: BnlabConfig, recipe: Recipe, res: Respon
     const unusable = await dataFolderProblem(data, recipe, config);
     if (unusable) fields.push({ field: `${prefix}data`, message: unusable });
   }
-  if (fields.length) {
-    sendFieldErrors(res, fields);
-    return null;
-  }
-  return { ...recipe, data, backbone };
+  fields.push(...recipeLimitErrors(recipe, prefix));
+  return { pinned: { ...recipe, data, backbone }, fields };
 }

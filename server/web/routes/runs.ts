@@ -1,10 +1,14 @@
-/** POST /api/runs (queue a run → 201 { runId }), GET /api/runs[?kind=], GET /api/runs/:id, POST /api/runs/:id/stop, GET /api/runs/:id/metrics[?afterSeq=]. */
+/**
+ * POST /api/runs (queue a run → 201 { runId }), GET /api/runs[?kind=], GET /api/runs/:id,
+ * POST /api/runs/:id/stop, POST /api/runs/:id/resume (a job's interrupted/failed/stopped runs again,
+ * from their checkpoints), GET /api/runs/:id/metrics[?afterSeq=].
+ */
 import express from 'express';
 import { z } from 'zod';
 import type { JobDetail, MetricsResponse } from '../../schema/api.ts';
 import { RecipeSchema } from '../../schema/recipe.ts';
 import { validate } from '../validation.ts';
-import { findJob, queryOf, type RouteContext } from './context.ts';
+import { clientOf, findJob, queryOf, submitting, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
 
 const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect']).optional() });
@@ -17,8 +21,10 @@ export function runRoutes({ config, queue }: RouteContext): express.Router {
     if (!parsed) return;
     const recipe = await pinRecipe(config, parsed, res);
     if (!recipe) return;
-    const job = queue.submitRun(recipe);
-    res.status(201).json({ runId: job.id });
+    await submitting(res, async () => {
+      const job = await queue.submitRun(recipe, clientOf(req));
+      res.status(201).json({ runId: job.id });
+    });
   });
 
   router.get('/runs', (req, res) => {
@@ -43,6 +49,16 @@ export function runRoutes({ config, queue }: RouteContext): express.Router {
       return;
     }
     res.json({ id: found.job.id, stopping: true });
+  });
+
+  router.post('/runs/:id/resume', async (req, res) => {
+    const found = findJob(queue, req, res);
+    if (!found) return;
+    if (!(await queue.resume(found.job.id))) {
+      res.status(409).json({ error: `'${found.job.id}' has nothing to resume (${found.job.status}): only interrupted, failed or stopped runs continue from their checkpoint` });
+      return;
+    }
+    res.json({ id: found.job.id, resumed: true });
   });
 
   router.get('/runs/:id/metrics', async (req, res) => {
