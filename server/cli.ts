@@ -7,9 +7,10 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from './config.ts';
 import { selectBackend } from './engine/backend.ts';
-import { recipeFromFlags, parsePolicyFlag, type RecipeFlags } from './cli/recipe-args.ts';
+import { recipeFromFlags, parsePolicyFlag, parsePreprocessingFlag, type RecipeFlags } from './cli/recipe-args.ts';
+import { formatBackboneSetup } from './backbones/setup.ts';
 import { terminalListener } from './cli/progress.ts';
-import { PolicySpecSchema, type PolicySpec } from './schema.ts';
+import { describePreprocessing, PolicySpecSchema, PREPROCESSING_HELP, type PolicySpec } from './schema.ts';
 import { formatComparison, runComparison } from './train/compare.ts';
 import { runTraining } from './train/run.ts';
 import { inspectRecipe } from './train/inspect-recipe.ts';
@@ -35,6 +36,8 @@ function recipeOptions(command: Command): Command {
     .option('--precise-bn', 'recompute BN population statistics after training')
     .option('--bn-momentum-keras <m>', 'override BN momentum, Keras convention (weight of the old value, e.g. 0.99)')
     .option('--bn-momentum-pytorch <m>', 'override BN momentum, PyTorch convention (weight of the new value, e.g. 0.1)')
+    .option('--preprocessing <mode>', `pixel scaling the backbone expects: ${PREPROCESSING_HELP}`)
+    .option('--cut <layer>', 'layer whose output feeds the new head (see: bnlab layers --backbone <b>)')
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['wasm', 'cpu', 'tensorflow']));
 }
 
@@ -85,7 +88,7 @@ recipeOptions(program.command('inspect').description("rank BN layers by how far 
   .option('--top <n>', 'layers to list', '10')
   .action(async (flags) => {
     const recipe = recipeFromFlags(await withDemoData(flags));
-    const report = await inspectRecipe(recipe, config, flags.backend);
+    const report = await inspectRecipe(recipe, config, flags.backend, (setup) => process.stderr.write(`${formatBackboneSetup(setup)}\n`));
     if (flags.json) {
       console.log(JSON.stringify(report, null, 2));
       return;
@@ -110,6 +113,7 @@ program
   .requiredOption('--data <folder>')
   .requiredOption('--out <dir>')
   .option('--batch-size <n>', 'images per forward pass', '32')
+  .option('--preprocessing <mode>', `pixel scaling the model expects, when it does not say: ${PREPROCESSING_HELP}`)
   .option('--json', 'print per-layer changes as JSON')
   .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
   .action(async (flags) => {
@@ -120,6 +124,8 @@ program
         outDir: path.resolve(flags.out),
         batchSize: Number(flags.batchSize),
         backend: flags.backend,
+        preprocessing: flags.preprocessing ? parsePreprocessingFlag(flags.preprocessing) : null,
+        onSetup: (setup) => process.stderr.write(`${formatBackboneSetup(setup)}\n`),
         onLayer: (done, total, name) => process.stderr.write(`\r  recalibrating ${done}/${total} ${name.padEnd(30)}`),
       },
       config,
@@ -139,7 +145,9 @@ program
   .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
   .action(async (inputs: string[], flags) => {
     await selectBackend(flags.backend ?? config.backend);
-    const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top));
+    const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top), (s) =>
+      process.stderr.write(`model ${s.model}: input ${s.inputSize}x${s.inputSize}, preprocessing ${describePreprocessing(s.preprocessing)}, ${s.classes.length} classes (from ${s.from})\n`),
+    );
     if (flags.json) {
       console.log(JSON.stringify(result, null, 2));
       return;
@@ -157,7 +165,23 @@ program
   .action(async (flags) => {
     await selectBackend(flags.backend ?? config.backend);
     const out = await exportCheckpoint(flags.checkpoint, path.resolve(flags.out));
-    console.log(`exported → ${out}/model.json`);
+    console.log(`exported → ${out.outDir}/model.json${out.teachableMachine ? ' (+ metadata.json for @teachablemachine/image)' : ''}`);
+    if (out.note) console.log(out.note);
+  });
+
+program
+  .command('layers')
+  .description('list a model\'s layers with output shapes; marks BatchNorm layers and the default cut')
+  .requiredOption('--backbone <name|path|url>')
+  .option('--cut <layer>', 'mark this layer as the cut in use (checks it exists)')
+  .option('--preprocessing <mode>', `state the pixel scaling (only shown here): ${PREPROCESSING_HELP}`)
+  .option('--json', 'print the layer table as JSON')
+  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
+  .action(async (flags) => {
+    const { listLayers, formatLayerListing } = await import('./commands/layers.ts');
+    const preprocessing = flags.preprocessing ? parsePreprocessingFlag(flags.preprocessing) : null;
+    const listing = await listLayers(flags.backbone, config, { cutLayer: flags.cut, preprocessing, backend: flags.backend });
+    console.log(flags.json ? JSON.stringify(listing, null, 2) : formatLayerListing(listing));
   });
 
 program

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../config.ts';
-import { parseRecipe, type Recipe, type RecipeInput } from '../schema.ts';
+import { parseRecipe, PREPROCESSING_HELP, PreprocessingSchema, type Preprocessing, type Recipe, type RecipeInput } from '../schema.ts';
 
 export interface RecipeFlags {
   recipe?: string;
@@ -18,6 +18,8 @@ export interface RecipeFlags {
   momentumKeras?: string;
   momentumPytorch?: string;
   maxSteps?: string;
+  preprocessing?: string;
+  cut?: string;
 }
 
 export const DEMO_RECIPE = path.join(PROJECT_ROOT, 'recipes', 'demo.json');
@@ -48,6 +50,8 @@ export function recipeFromFlags(flags: RecipeFlags): Recipe {
   if (flags.seed) input.seed = number(flags.seed, '--seed');
   if (flags.maxSteps) input.maxStepsPerEpoch = number(flags.maxSteps, '--max-steps');
   if (flags.preciseBn) input.preciseBn = true;
+  if (flags.preprocessing) input.preprocessing = parsePreprocessingFlag(flags.preprocessing);
+  if (flags.cut) input.cutLayer = flags.cut;
   if (flags.lr || flags.optimizer) {
     const optimizer = { ...((base.optimizer as object) ?? {}) } as Record<string, unknown>;
     if (flags.lr) optimizer.lr = number(flags.lr, '--lr');
@@ -57,6 +61,21 @@ export function recipeFromFlags(flags: RecipeFlags): Recipe {
   if (flags.momentumKeras) input.bnMomentum = { keras: number(flags.momentumKeras, '--bn-momentum-keras') };
   if (flags.momentumPytorch) input.bnMomentum = { pytorch: number(flags.momentumPytorch, '--bn-momentum-pytorch') };
   return parseRecipe(input as RecipeInput, file ? `recipe ${file} (with command-line overrides)` : 'recipe from command-line flags');
+}
+
+/** `--preprocessing` takes a named mode, 'mean=R,G,B;std=R,G,B' or JSON { "mean": [...], "std": [...] }. */
+export function parsePreprocessingFlag(value: string): Preprocessing {
+  const parsed = PreprocessingSchema.safeParse(value.trim().startsWith('{') ? safeJson(value) : value);
+  if (!parsed.success) throw new Error(`--preprocessing: '${value}' is not a preprocessing; use ${PREPROCESSING_HELP}`);
+  return parsed.data;
+}
+
+function safeJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 /** `--policy` takes a name, or a path to a JSON file holding a custom { base, rules } policy. */

@@ -1,5 +1,6 @@
 /** `inspect` for a recipe: the pretrained backbone's BN statistics against the user's data, before any training. */
 import type { BnlabConfig } from '../config.ts';
+import type { BackboneSetup } from '../backbones/setup.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { resolvePolicy } from '../policies/resolve.ts';
 import { describeLayers } from '../policies/plan.ts';
@@ -14,13 +15,15 @@ export interface RecipeInspection extends InspectReport {
   classes: string[];
   trainCount: number;
   valCount: number;
+  /** backbone, input size, preprocessing and cut layer used, with where each was stated */
+  setup: BackboneSetup;
   warnings: string[];
   skippedFiles: { path: string; reason: string }[];
 }
 
-export async function inspectRecipe(recipe: Recipe, config: BnlabConfig, backendName?: string | null): Promise<RecipeInspection> {
+export async function inspectRecipe(recipe: Recipe, config: BnlabConfig, backendName?: string | null, onSetup?: (setup: BackboneSetup) => void): Promise<RecipeInspection> {
   const backend = await selectBackend(backendName ?? config.backend);
-  const experiment = await prepareExperiment(recipe, config);
+  const experiment = await prepareExperiment(recipe, config, undefined, onSetup);
   const plan = resolvePolicy(recipe.policy, describeLayers(experiment.model, experiment.headLayerNames));
   const report = await inspectBatchNorm(experiment.model, () => imageTensors(experiment.trainEval, recipe.batchSize), {
     batchSize: recipe.batchSize,
@@ -31,6 +34,7 @@ export async function inspectRecipe(recipe: Recipe, config: BnlabConfig, backend
   return {
     ...report,
     backbone: experiment.backbone.name,
+    setup: experiment.setup,
     backend,
     data: experiment.split.root,
     classes: experiment.split.classes,

@@ -1,10 +1,14 @@
-/** `predict`: classify image files with a bnlab checkpoint, using the checkpoint's own preprocessing. */
+/**
+ * `predict`: classify image files with a model folder that describes its classes (a checkpoint,
+ * a `recalibrate` or `export` output, a Teachable Machine export), using its own preprocessing.
+ */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { loadDescribedModel } from '../backbones/model-description.ts';
 import { ImageDataset } from '../data/dataset.ts';
 import { isImageFileName } from '../data/scan.ts';
-import { loadCheckpoint } from './checkpoint.ts';
+import type { Preprocessing } from '../schema.ts';
 import { toImageTensor } from './experiment.ts';
 
 export interface Prediction {
@@ -12,9 +16,17 @@ export interface Prediction {
   top: { label: string; probability: number }[];
 }
 
-export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3): Promise<{ predictions: Prediction[]; skipped: { path: string; reason: string }[] }> {
-  const { model, meta, optimizerState } = await loadCheckpoint(checkpointDir);
-  optimizerState?.forEach((t) => t.tensor.dispose());
+export interface PredictionResult {
+  /** what was used, said before predicting */
+  setup: { model: string; inputSize: number; preprocessing: Preprocessing; classes: string[]; from: string };
+  predictions: Prediction[];
+  skipped: { path: string; reason: string }[];
+}
+
+export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3, onSetup?: (setup: PredictionResult['setup']) => void): Promise<PredictionResult> {
+  const { model, description: meta } = await loadDescribedModel(checkpointDir);
+  const setup = { model: checkpointDir, inputSize: meta.inputSize, preprocessing: meta.preprocessing, classes: meta.classes, from: meta.from };
+  onSetup?.(setup);
   const files = (await Promise.all(inputs.map(expandInput))).flat();
   const dataset = new ImageDataset({ items: files.map((p) => ({ path: p, label: 0 })), imageSize: meta.inputSize, preprocessing: meta.preprocessing, augment: null });
   const predictions: Prediction[] = [];
@@ -31,7 +43,7 @@ export async function predictFiles(checkpointDir: string, inputs: string[], topK
     });
   }
   model.dispose();
-  return { predictions, skipped: dataset.skipped };
+  return { setup, predictions, skipped: dataset.skipped };
 }
 
 async function expandInput(input: string): Promise<string[]> {

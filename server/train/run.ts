@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BnlabConfig } from '../config.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { useLeanTraining } from '../engine/lean-training.ts';
+import { formatBackboneSetup } from '../backbones/setup.ts';
 import { applyPlan } from '../policies/apply.ts';
 import { BnController } from '../policies/bn-mode.ts';
 import { describeLayers } from '../policies/plan.ts';
@@ -55,7 +56,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
 
   try {
     const backend = await selectBackend(opts.backend ?? opts.config.backend);
-    const experiment = await prepareExperiment(recipe, opts.config, opts.cache);
+    const experiment = await prepareExperiment(recipe, opts.config, opts.cache, (setup) => log('info', formatBackboneSetup(setup), 'backbone-setup'));
     const { model, split } = experiment;
     experiment.warnings.forEach((w) => log('warn', w, 'lint'));
 
@@ -102,7 +103,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       time: new Date().toISOString(),
       recipe,
       backend,
-      backbone: { name: experiment.backbone.name, inputSize: experiment.inputSize, bnLayers: bn.names },
+      backbone: { name: experiment.backbone.name, inputSize: experiment.inputSize, bnLayers: bn.names, preprocessing: experiment.preprocessing, cutLayer: experiment.setup.cutLayer },
       classes: split.classes,
       trainCount: split.train.length,
       valCount: split.val.length,
@@ -124,6 +125,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       classes: split.classes,
       preprocessing: experiment.preprocessing,
       inputSize: experiment.inputSize,
+      cutLayer: experiment.setup.cutLayer,
       epoch,
       step,
       completed,
