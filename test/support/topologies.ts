@@ -130,7 +130,8 @@ export function randomizeBatchNorm(model: tf.LayersModel, seed = 0): void {
       if (Array.isArray(inner)) visit(inner);
       if (layer.getClassName() !== 'BatchNormalization') continue;
       // getWeights() returns the variables' own tensors: read, never disposed here
-      const names = layer.weights.map((w) => w.name.split('/').pop()!);
+      // variable names end in _<n> when a model with the same layer names was built before
+      const names = layer.weights.map((w) => w.name.split('/').pop()!.replace(/_\d+$/, ''));
       const shape = layer.getWeights()[0].shape;
       const range: Record<string, [number, number]> = { gamma: [0.8, 1.2], beta: [-0.2, 0.2], moving_mean: [-0.5, 0.5], moving_variance: [0.5, 2] };
       const values = names.map((w) => tf.randomUniform(shape, ...(range[w] ?? [0, 1]), 'float32', n++));
