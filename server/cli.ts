@@ -141,6 +141,7 @@ program
   .requiredOption('--checkpoint <dir>')
   .argument('<inputs...>', 'image files or folders')
   .option('--top <k>', 'classes per image', '3')
+  .option('--summary', 'print only the accuracy (images in folders named after a class) and skipped files')
   .option('--json', 'print predictions as JSON')
   .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
   .action(async (inputs: string[], flags) => {
@@ -152,8 +153,9 @@ program
       console.log(JSON.stringify(result, null, 2));
       return;
     }
-    for (const p of result.predictions) console.log(`${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+    if (!flags.summary) for (const p of result.predictions) console.log(`${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
     for (const s of result.skipped) console.log(`skipped ${s.path}: ${s.reason}`);
+    if (result.accuracy) console.log(`accuracy ${(result.accuracy.value * 100).toFixed(1)}% (${result.accuracy.correct}/${result.accuracy.total} images in folders named after a class)`);
   });
 
 program

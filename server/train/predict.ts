@@ -21,6 +21,17 @@ export interface PredictionResult {
   setup: { model: string; inputSize: number; preprocessing: Preprocessing; classes: string[]; from: string };
   predictions: Prediction[];
   skipped: { path: string; reason: string }[];
+  /**
+   * Top-1 accuracy over the images whose parent folder is named like one of the model's classes
+   * (root/<class>/<file> layouts); null when no image sits in such a folder.
+   */
+  accuracy: { correct: number; total: number; value: number } | null;
+}
+
+/** The class an image belongs to by its folder name, if that names one of `classes`. */
+function folderLabel(file: string, classes: Set<string>): string | null {
+  const name = path.basename(path.dirname(file));
+  return classes.has(name) ? name : null;
 }
 
 export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3, onSetup?: (setup: PredictionResult['setup']) => void): Promise<PredictionResult> {
@@ -43,7 +54,11 @@ export async function predictFiles(checkpointDir: string, inputs: string[], topK
     });
   }
   model.dispose();
-  return { setup, predictions, skipped: dataset.skipped };
+  const known = new Set(meta.classes);
+  const labelled = predictions.map((p) => ({ p, label: folderLabel(p.file, known) })).filter((x) => x.label !== null);
+  const correct = labelled.filter((x) => x.p.top[0]?.label === x.label).length;
+  const accuracy = labelled.length ? { correct, total: labelled.length, value: correct / labelled.length } : null;
+  return { setup, predictions, skipped: dataset.skipped, accuracy };
 }
 
 async function expandInput(input: string): Promise<string[]> {
