@@ -1,7 +1,16 @@
 /**
  * Finding the layer a backbone is cut at, also when it sits inside nested containers (Teachable
- * Machine: Sequential[Sequential[functional model, GAP], Sequential[Dense, Dense]]), and guessing
- * that layer for models that come without a registry entry.
+ * Machine: Sequential[Sequential[functional model, GAP], Sequential[Dense, Dense]]), the default
+ * cut for models whose registry entry / backbone.json / --cut names none, and the layer table
+ * `bnlab layers` prints.
+ *
+ * The default cut rule (defaultCutLayer): the last spatial feature layer before global pooling,
+ * Flatten or the classifier. In order: the layer feeding the last global pooling layer, else the
+ * one feeding the last Flatten, else the last layer with a 4-D output that is not 1x1, else the
+ * layer feeding the last Dense. A darknet-style classifier (a 1x1 Conv2D with one filter per
+ * output class, followed only by parameter-free layers such as activations, pooling, softmax or
+ * reshape) is skipped: the cut moves to that convolution's input, so the new head never sits on
+ * the old class scores.
  */
 import * as tf from '@tensorflow/tfjs';
 import { isContainer } from './layers.ts';

@@ -183,8 +183,8 @@ function completeEntry(base: BackboneEntry, model: tf.LayersModel, dir: string, 
     const how = cutLayer === 'option' ? '--cut / recipe cutLayer' : cutLayer === 'sidecar' ? `${dir}/backbone.json cutLayer` : 'its registry entry';
     throw new BackboneError(
       'cut-layer-missing',
-      `backbone ${entry.name} has no layer '${entry.cutLayer}' to cut at (from ${how}); layers with 4-D output near the end: ${cutCandidates(model).join(', ') || '(none)'}. ` +
-        `List them all with: bnlab layers --backbone ${spec}`,
+      `backbone ${entry.name} has no layer '${entry.cutLayer}' to cut at; layers with 4-D output near the end: ${cutCandidates(model).join(', ') || '(none)'} ` +
+        `(the name came from ${how}; list every layer with: bnlab layers --backbone ${spec})`,
     );
   }
   if (modelInput !== null && modelInput !== entry.inputSize) {

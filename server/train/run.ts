@@ -56,7 +56,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
 
   try {
     const backend = await selectBackend(opts.backend ?? opts.config.backend);
-    const experiment = await prepareExperiment(recipe, opts.config, opts.cache, (setup) => log('info', formatBackboneSetup(setup), 'backbone-setup'));
+    const experiment = await prepareExperiment(recipe, opts.config, opts.cache);
     const { model, split } = experiment;
     experiment.warnings.forEach((w) => log('warn', w, 'lint'));
 
@@ -111,6 +111,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       totalSteps,
       policy,
     });
+    log('info', formatBackboneSetup(experiment.setup), 'backbone-setup'); // what is used, before the first step
     if (split.skipped.length) log('warn', `${split.skipped.length} file(s) skipped while scanning`, 'skipped');
 
     if (plan.recalibrateBeforeTraining && firstEpoch === 0) {
