@@ -46,6 +46,9 @@ export function findBenchModel(id: string): BenchModel {
 export function architectureBackbone(name: string, model: tf.LayersModel, cutLayer: string, inputSize: number): LoadedBackbone {
   return {
     name,
+    spec: name,
+    stated: { preprocessing: 'option', cutLayer: 'option' },
+    teachable: null,
     model,
     entry: { name, description: `${name} (architecture only, random weights)`, url: null, sha256: null, inputSize, preprocessing: 'minus1to1', cutLayer, localDir: name },
     warnings: [],

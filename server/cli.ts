@@ -17,6 +17,9 @@ import { inspectRecipe } from './commands/inspect.ts';
 import { recalibrateBackbone } from './commands/recalibrate.ts';
 import { predictFiles } from './commands/predict.ts';
 import { exportCheckpoint } from './commands/export.ts';
+import { formatBackboneSetup } from './backbones/setup.ts';
+import { parsePreprocessingFlag } from './cli/recipe-args.ts';
+import { describePreprocessing, PREPROCESSING_HELP } from './schema/preprocessing.ts';
 
 const config = loadConfig();
 const program = new Command('bnlab').description('Fine-tune pretrained image backbones with BatchNorm handled on purpose.').showHelpAfterError();
@@ -83,7 +86,7 @@ recipeOptions(program.command('inspect').description("rank BN layers by how far 
   .option('--top <n>', 'layers to list', '10')
   .action(async (flags) => {
     const recipe = recipeFromFlags(await withDemoData(flags));
-    const report = await inspectRecipe(recipe, config, flags.backend);
+    const report = await inspectRecipe(recipe, config, flags.backend, (setup) => process.stderr.write(`${formatBackboneSetup(setup)}\n`));
     if (flags.json) {
       console.log(JSON.stringify(report, null, 2));
       return;
@@ -108,6 +111,7 @@ program
   .requiredOption('--data <folder>')
   .requiredOption('--out <dir>')
   .option('--batch-size <n>', 'images per forward pass', '32')
+  .option('--preprocessing <mode>', `pixel scaling the model expects, when it does not say: ${PREPROCESSING_HELP}`)
   .option('--json', 'print per-layer changes as JSON')
   .addOption(backendOption())
   .action(async (flags) => {
@@ -118,6 +122,8 @@ program
         outDir: path.resolve(flags.out),
         batchSize: Number(flags.batchSize),
         backend: flags.backend,
+        preprocessing: flags.preprocessing ? parsePreprocessingFlag(flags.preprocessing) : null,
+        onSetup: (setup) => process.stderr.write(`${formatBackboneSetup(setup)}\n`),
         onLayer: (done, total, name) => process.stderr.write(`\r  recalibrating ${done}/${total} ${name.padEnd(30)}`),
       },
       config,
@@ -133,15 +139,19 @@ program
   .requiredOption('--checkpoint <dir>')
   .argument('<inputs...>', 'image files or folders')
   .option('--top <k>', 'classes per image', '3')
+  .option('--summary', 'print only the accuracy (images in folders named after a class) and skipped files')
   .option('--json', 'print predictions as JSON')
   .addOption(backendOption())
   .action(async (inputs: string[], flags) => {
     await selectBackend(flags.backend ?? config.backend);
-    const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top));
+    const result = await predictFiles(flags.checkpoint, inputs, Number(flags.top), (s) =>
+      process.stderr.write(`model ${s.model}: input ${s.inputSize}x${s.inputSize}, preprocessing ${describePreprocessing(s.preprocessing)}, ${s.classes.length} classes (from ${s.from})\n`),
+    );
     if (flags.json) console.log(JSON.stringify(result, null, 2));
     else {
-      for (const p of result.predictions) console.log(`${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
+      if (!flags.summary) for (const p of result.predictions) console.log(`${p.file}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`);
       for (const s of result.skipped) console.log(`skipped ${s.path}: ${s.reason}`);
+      if (result.accuracy) console.log(`accuracy ${(result.accuracy.value * 100).toFixed(1)}% (${result.accuracy.correct}/${result.accuracy.total} images in folders named after a class)`);
     }
     if (!result.predictions.length) throw new Error(`nothing was predicted: none of the ${inputs.length} input(s) gave a readable image (${result.skipped.length} skipped, reasons above)`);
   });
@@ -156,7 +166,23 @@ program
   .action(async (flags) => {
     await selectBackend(flags.backend ?? config.backend);
     const out = await exportCheckpoint(flags.checkpoint, path.resolve(flags.out), { force: Boolean(flags.force) });
-    console.log(`exported → ${out}/model.json`);
+    console.log(`exported → ${out.outDir}/model.json${out.teachableMachine ? ' (+ metadata.json for @teachablemachine/image)' : ''}`);
+    if (out.note) console.log(out.note);
+  });
+
+program
+  .command('layers')
+  .description('list a model\'s layers with output shapes; marks BatchNorm layers and the default cut')
+  .requiredOption('--backbone <name|path|url>')
+  .option('--cut <layer>', 'mark this layer as the cut in use (checks it exists)')
+  .option('--preprocessing <mode>', `state the pixel scaling (only shown here): ${PREPROCESSING_HELP}`)
+  .option('--json', 'print the layer table as JSON')
+  .addOption(backendOption())
+  .action(async (flags) => {
+    const { listLayers, formatLayerListing } = await import('./commands/layers.ts');
+    const preprocessing = flags.preprocessing ? parsePreprocessingFlag(flags.preprocessing) : null;
+    const listing = await listLayers(flags.backbone, config, { cutLayer: flags.cut, preprocessing, backend: flags.backend });
+    console.log(flags.json ? JSON.stringify(listing, null, 2) : formatLayerListing(listing));
   });
 
 program

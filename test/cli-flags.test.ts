@@ -35,6 +35,8 @@ const CASES: Record<string, [string | null, string, unknown]> = {
   '--max-steps': ['2', 'maxStepsPerEpoch', 2],
   '--precise-bn': [null, 'preciseBn', true],
   '--bn-momentum-keras': ['0.95', 'bnMomentum.keras', 0.95],
+  '--preprocessing': ['[-1,1]', 'preprocessing', 'minus1to1'],
+  '--cut': ['block4_pw_relu', 'cutLayer', 'block4_pw_relu'],
 };
 const PYTORCH_MOMENTUM = '--bn-momentum-pytorch';
 

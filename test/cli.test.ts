@@ -55,7 +55,8 @@ describe('bnlab CLI', () => {
     const exported = path.join(work, 'exported');
     await bnlab('export', '--checkpoint', out, '--out', exported);
     expect(JSON.parse(fs.readFileSync(path.join(exported, 'labels.json'), 'utf8')).labels).toHaveLength(4);
-    expect(fs.readdirSync(exported).sort()).toEqual(['labels.json', 'model.json', 'weights.bin']);
+    // + backbone.json (train --backbone needs no flags) and metadata.json (@teachablemachine/image; the demo is [-1, 1])
+    expect(fs.readdirSync(exported).sort()).toEqual(['backbone.json', 'labels.json', 'metadata.json', 'model.json', 'weights.bin']);
   });
 
   it('inspect --json ranks every BN layer by name and recommends a policy', async () => {

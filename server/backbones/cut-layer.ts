@@ -1,7 +1,16 @@
 /**
  * Finding the layer a backbone is cut at, also when it sits inside nested containers (Teachable
- * Machine: Sequential[Sequential[functional model, GAP], Sequential[Dense, Dense]]), and guessing
- * that layer for models that come without a registry entry.
+ * Machine: Sequential[Sequential[functional model, GAP], Sequential[Dense, Dense]]), the default
+ * cut for models whose registry entry / backbone.json / --cut names none, and the layer table
+ * `bnlab layers` prints.
+ *
+ * The default cut rule (defaultCutLayer): the last spatial feature layer before global pooling,
+ * Flatten or the classifier. In order: the layer feeding the last global pooling layer, else the
+ * one feeding the last Flatten, else the last layer with a 4-D output that is not 1x1, else the
+ * layer feeding the last Dense. A darknet-style classifier (a 1x1 Conv2D with one filter per
+ * output class, followed only by parameter-free layers such as activations, pooling, softmax or
+ * reshape) is skipped: the cut moves to that convolution's input, so the new head never sits on
+ * the old class scores.
  */
 import * as tf from '@tensorflow/tfjs';
 import { isContainer } from '../model/layers.ts';
@@ -72,40 +81,145 @@ function producerOf(pair: LayerInContainer): Layer | null {
 
 const GLOBAL_POOLING = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
 
-function outputRank(layer: Layer): number {
+function outputShapeOf(layer: Layer): (number | null)[] | null {
   const shape = layer.outputShape;
-  return Array.isArray(shape[0]) || shape[0] === undefined ? -1 : (shape as (number | null)[]).length;
+  return Array.isArray(shape[0]) || shape[0] === undefined ? null : (shape as (number | null)[]);
+}
+
+function isSpatial(layer: Layer): boolean {
+  const shape = outputShapeOf(layer);
+  return shape !== null && shape.length === 4 && !(shape[1] === 1 && shape[2] === 1);
+}
+
+/** Width of the model's (first) output: the number of classes of a classifier. */
+function outputWidth(model: tf.LayersModel): number | null {
+  const shape = model.outputs[0]?.shape;
+  const last = shape?.[shape.length - 1];
+  return typeof last === 'number' ? last : null;
+}
+
+/** Layers with one input that only pass values through a fixed function (activations, dropout). */
+const PASS_THROUGH = new Set(['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'ThresholdedReLU', 'Dropout']);
+
+/**
+ * A darknet-style classifier: a 1x1 Conv2D whose filters equal the model's output width (its
+ * class count), possibly followed by activations, with only parameter-free layers (pooling,
+ * softmax, reshape, flatten, dropout) between it and the model's output.
+ */
+function isClassCountConv(pairs: LayerInContainer[], index: number, classes: number | null): boolean {
+  const layer = pairs[index].layer;
+  if (layer.getClassName() !== 'Conv2D' || classes === null) return false;
+  const config = layer.getConfig() as { filters?: number; kernelSize?: number | number[] };
+  const kernel = Array.isArray(config.kernelSize) ? config.kernelSize : [config.kernelSize, config.kernelSize];
+  if (config.filters !== classes || kernel[0] !== 1 || kernel[1] !== 1) return false;
+  return pairs.slice(index + 1).every((pair) => pair.layer.countParams() === 0);
 }
 
 /**
- * Guess where to cut a classification model, in this order:
- * 1. the layer feeding the last global pooling layer (Keras applications, Teachable Machine);
- * 2. the layer feeding the last Flatten;
- * 3. the last layer with a 4-D output whose spatial size is not 1x1;
- * 4. the layer feeding the last Dense (the classifier of an all-dense model).
+ * `pairs[start]`, unless it is (or follows, through pass-through layers only) a class-count
+ * convolution: then that convolution's producer (null when it has none).
  */
-export function guessCutLayer(model: tf.LayersModel): string {
+function skipClassifier(pairs: LayerInContainer[], start: number, classes: number | null): Layer | null {
+  let index = start;
+  while (index >= 0) {
+    const pair = pairs[index];
+    if (isClassCountConv(pairs, index, classes)) return producerOf(pair);
+    if (!PASS_THROUGH.has(pair.layer.getClassName())) break;
+    const producer = producerOf(pair);
+    if (!producer) break;
+    index = pairs.findIndex((p) => p.layer === producer);
+  }
+  return pairs[start].layer;
+}
+
+/**
+ * The default cut: the last spatial feature layer before global pooling, Flatten or the classifier.
+ *   1. The layer feeding the last global pooling layer (Keras applications, Teachable Machine),
+ *      else the layer feeding the last Flatten.
+ *   2. Else the last layer with a 4-D output that is not 1x1 (a model that ends in features).
+ *   3. Else the layer feeding the last Dense (the classifier of an all-dense model).
+ * In 1 and 2 a darknet-style classifier is skipped: when the chosen layer is (or follows, through
+ * activations only) a 1x1 convolution whose filter count equals the model's output width and
+ * after which only parameter-free layers (pooling, softmax, reshape) remain, the cut moves to
+ * that convolution's input, so the new head never sits on the old class scores.
+ */
+export function defaultCutLayer(model: tf.LayersModel): string {
   const pairs = layersWithContainers(model).filter((pair) => !isContainer(pair.layer));
-  const lastFed = (className: (c: string) => boolean): string | null => {
+  const classes = outputWidth(model);
+  const indexOf = (layer: Layer) => pairs.findIndex((p) => p.layer === layer);
+  const lastFed = (className: (c: string) => boolean): Layer | null => {
     for (let i = pairs.length - 1; i >= 0; i--) {
       if (!className(pairs[i].layer.getClassName())) continue;
       const producer = producerOf(pairs[i]);
-      if (producer) return producer.name;
+      if (producer) return producer;
     }
     return null;
   };
-  const byPooling = lastFed((c) => GLOBAL_POOLING.has(c));
-  if (byPooling) return byPooling;
-  const byFlatten = lastFed((c) => c === 'Flatten');
-  if (byFlatten) return byFlatten;
+  const fed = lastFed((c) => GLOBAL_POOLING.has(c)) ?? lastFed((c) => c === 'Flatten');
+  if (fed) {
+    const cut = skipClassifier(pairs, indexOf(fed), classes);
+    if (cut) return cut.name;
+  }
   for (let i = pairs.length - 1; i >= 0; i--) {
-    const layer = pairs[i].layer;
-    if (outputRank(layer) !== 4) continue;
-    const [, h, w] = layer.outputShape as (number | null)[];
-    if (h === 1 && w === 1) continue;
-    return layer.name;
+    if (!isSpatial(pairs[i].layer)) continue;
+    const cut = skipClassifier(pairs, i, classes);
+    if (cut && isSpatial(cut)) return cut.name;
   }
   const byDense = lastFed((c) => c === 'Dense');
-  if (byDense) return byDense;
-  throw new Error(`cannot guess where to cut model ${model.name}: no pooling, Flatten, 4-D or Dense layer found; name the cut layer in backbone.json`);
+  if (byDense) return byDense.name;
+  throw new Error(`cannot find where to cut model ${model.name}: no pooling, Flatten, 4-D or Dense layer found; name the cut layer with --cut or in backbone.json`);
+}
+
+/** One row of `bnlab layers`. */
+export interface LayerRow {
+  name: string;
+  className: string;
+  /** output shape without the batch axis, e.g. [7, 7, 256]; null for multi-output layers */
+  outputShape: (number | null)[] | null;
+  params: number;
+  /** names of the containers holding it, outermost first (empty at top level) */
+  containers: string[];
+  batchNorm: boolean;
+  /** the default cut (defaultCutLayer) */
+  defaultCut: boolean;
+  /** the cut in use (a stated one, or the default) */
+  cut: boolean;
+  /** names of the layers feeding it in its container's graph */
+  inputs: string[];
+}
+
+/** Every leaf layer with its output shape, BN flag and whether it is the default / chosen cut. */
+export function layerTable(model: tf.LayersModel, cutInUse?: string): LayerRow[] {
+  const defaultCut = (() => {
+    try {
+      return defaultCutLayer(model);
+    } catch {
+      return null;
+    }
+  })();
+  const rows: LayerRow[] = [];
+  const visit = (container: tf.LayersModel, path: string[]) => {
+    for (const layer of container.layers) {
+      if (isContainer(layer)) {
+        visit(layer, [...path, layer.name]);
+        continue;
+      }
+      const [index] = nodeIndicesIn(container, layer);
+      const node = layer.inboundNodes[index ?? 0];
+      const shape = outputShapeOf(layer);
+      rows.push({
+        name: layer.name,
+        className: layer.getClassName(),
+        outputShape: shape ? shape.slice(1) : null,
+        params: layer.countParams(),
+        containers: path,
+        batchNorm: layer.getClassName() === 'BatchNormalization',
+        defaultCut: layer.name === defaultCut,
+        cut: layer.name === (cutInUse ?? defaultCut),
+        inputs: (node?.inboundLayers ?? []).map((l) => l.name).filter((n) => n !== layer.name),
+      });
+    }
+  };
+  visit(model, []);
+  return rows;
 }

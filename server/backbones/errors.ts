@@ -14,6 +14,7 @@ export type BackboneErrorCode =
   | 'sha-mismatch'
   | 'download-failed'
   | 'cut-layer-missing'
+  | 'preprocessing-unstated'
   | 'load-failed';
 
 export class BackboneError extends Error {

@@ -10,7 +10,7 @@ const MODELS_DIR = process.env.BNLAB_MODELS_DIR;
 
 function fakeLoaded(model: tf.LayersModel, cutLayer: string): LoadedBackbone {
   const entry: BackboneEntry = { name: model.name, description: 'test', url: null, sha256: null, inputSize: 16, preprocessing: 'minus1to1', cutLayer, localDir: model.name };
-  return { name: model.name, model, entry, warnings: [], source: { location: 'path', dir: '/nowhere' } };
+  return { name: model.name, spec: model.name, stated: { preprocessing: 'option', cutLayer: 'option' }, teachable: null, model, entry, warnings: [], source: { location: 'path', dir: '/nowhere' } };
 }
 
 /** Save through a memory handler and load back with plain tf.loadLayersModel. */

@@ -76,14 +76,25 @@ describe.skipIf(!MODELS_DIR)('shared backbones by name from BNLAB_MODELS_DIR', (
     backbone.model.dispose();
   });
 
-  it('the same models load from a folder path and from a model.json path, with the cut layer guessed', async () => {
-    const v1 = await loadBackbone(path.join(MODELS_DIR!, 'mobilenet_v1_0.25_224'), configWith({}));
+  it('the same models load from a folder path and from a model.json path, with the default cut; unstated preprocessing is refused', async () => {
+    const v1Dir = path.join(MODELS_DIR!, 'mobilenet_v1_0.25_224');
+    const refused = await rejection(loadBackbone(v1Dir, configWith({})));
+    expect(refused.code).toBe('preprocessing-unstated');
+    expect(refused.message).toContain('--preprocessing');
+    expect(refused.message).toContain(path.join(v1Dir, 'backbone.json'));
+    expect(refused.message).toContain(`bnlab layers --backbone ${v1Dir}`);
+    const v1 = await loadBackbone(v1Dir, configWith({}), { preprocessing: 'minus1to1' });
     expect(v1.source.location).toBe('path');
     expect(v1.entry.cutLayer).toBe('conv_pw_13_relu');
+    expect(v1.stated).toEqual({ preprocessing: 'option', cutLayer: 'rule' });
     expect(v1.entry.inputSize).toBe(224);
+    // a Teachable Machine folder states [-1, 1] through its metadata.json
     const v2 = await loadBackbone(path.join(MODELS_DIR!, 'teachable_mobilenet_v2_0.35_224', 'model.json'), configWith({}));
     expect(v2.entry.cutLayer).toBe('out_relu');
-    expect(v2.warnings.join('\n')).toContain('preprocessing not stated');
+    expect(v2.stated.preprocessing).toBe('teachable-machine');
+    expect(v2.entry.preprocessing).toBe('minus1to1');
+    expect(v2.teachable?.labels).toHaveLength(2);
+    expect(v2.warnings).toEqual([]);
     v1.model.dispose();
     v2.model.dispose();
   });
@@ -137,7 +148,7 @@ describe('loading errors and warnings', () => {
   it('a model without BN layers loads with a warning', async () => {
     const dir = tempDir();
     await writeModelFolder(tinyDenseModel(), dir, 1);
-    const backbone = await loadBackbone(dir, configWith({}));
+    const backbone = await loadBackbone(dir, configWith({}), { preprocessing: 'zero1' });
     expect(backbone.warnings.some((w) => w.includes('has no BatchNormalization layers'))).toBe(true);
     expect(backbone.entry.cutLayer).toBe('tiny_dense_hidden');
     backbone.model.dispose();
@@ -279,7 +290,7 @@ describe('downloading from a URL into the cache', () => {
   it('a URL spec downloads into a per-URL cache folder, warns that it is unverified, and guesses the entry', async () => {
     const config = configWith({});
     const url = `${base}/served_net/model.json`;
-    const backbone = await loadBackbone(url, config);
+    const backbone = await loadBackbone(url, config, { preprocessing: 'minus1to1' });
     expect(backbone.source).toEqual({ location: 'url-cache', dir: urlCacheDir(config, url) });
     expect(backbone.name).toBe('served_net');
     expect(backbone.entry).toMatchObject({ url, cutLayer: 'served_relu2', inputSize: 16 });
@@ -290,7 +301,7 @@ describe('downloading from a URL into the cache', () => {
     const bytes = fs.readFileSync(shard);
     bytes[0] ^= 1;
     fs.writeFileSync(shard, bytes);
-    const err = await rejection(loadBackbone(url, config));
+    const err = await rejection(loadBackbone(url, config, { preprocessing: 'minus1to1' }));
     expect(err.code).toBe('sha-mismatch');
   });
 });

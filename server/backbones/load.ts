@@ -12,15 +12,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BnlabConfig } from '../config.ts';
-import { findLayer, guessCutLayer, layersWithContainers } from './cut-layer.ts';
+import type { Preprocessing } from '../schema/preprocessing.ts';
+import { PREPROCESSING_HELP } from '../schema/preprocessing.ts';
+import { defaultCutLayer, findLayer, layersWithContainers } from './cut-layer.ts';
 import { downloadModel } from './download.ts';
 import { BackboneError } from './errors.ts';
 import { batchNormLayers, isContainer } from '../model/layers.ts';
+import { readTeachableMetadata, type TeachableMetadata } from './teachable-machine.ts';
 import { MODEL_JSON } from '../model/format.ts';
+import type { CutLayerSource, PreprocessingSource } from '../schema/backbone-setup.ts';
 import { checkSha256, memoryHandler, readModelFolder } from './model-files.ts';
 import {
   type BackboneEntry,
   type BackboneLocation,
+  SIDECAR_FILE,
   SOURCE_FILE,
   backboneRegistry,
   findBackboneEntry,
@@ -30,14 +35,20 @@ import {
   readSourceUrl,
 } from './registry.ts';
 
+
 export interface LoadedBackbone {
   name: string;
+  /** what the caller passed to loadBackbone (registry name, path or URL) */
+  spec: string;
+  stated: { preprocessing: PreprocessingSource; cutLayer: CutLayerSource };
+  /** the folder's Teachable Machine metadata.json, when it has one */
+  teachable: TeachableMetadata | null;
   /** the full pretrained model as loaded (classifier included, if it had one) */
   model: tf.LayersModel;
   /**
-   * The registry entry, completed: for path/URL specs the input size comes from the model's input
-   * shape, preprocessing defaults to 'minus1to1' and the cut layer is guessed (see cut-layer.ts);
-   * a `backbone.json` beside model.json overrides those guesses.
+   * The registry entry, completed: for path/URL specs the input size comes from backbone.json,
+   * Teachable Machine metadata.json or the model's input shape; preprocessing must be stated (see
+   * completeEntry) and the cut layer follows the default rule (cut-layer.ts) unless stated.
    */
   entry: BackboneEntry;
   warnings: string[];
@@ -51,6 +62,15 @@ export interface LoadOptions {
   fetchImpl?: typeof fetch;
   /** per-file download timeout */
   timeoutMs?: number;
+  /** pixel scaling stated by the user (--preprocessing, recipe field); wins over every other source */
+  preprocessing?: Preprocessing | null;
+  /** cut layer chosen by the user (--cut, recipe cutLayer); wins over registry, sidecar and rule */
+  cutLayer?: string | null;
+  /**
+   * Refuse a model whose preprocessing nobody stated (default true). Only commands that never feed
+   * it pixels (`bnlab layers`) pass false.
+   */
+  requirePreprocessing?: boolean;
 }
 
 function isUrl(spec: string): boolean {
@@ -97,24 +117,72 @@ function inputSizeOf(model: tf.LayersModel): number | null {
   return shape && shape.length === 4 && typeof shape[1] === 'number' ? shape[1] : null;
 }
 
-/** Fill in an entry's cut layer / input size from the model and the folder's sidecar; collect warnings. */
-function completeEntry(base: BackboneEntry, model: tf.LayersModel, dir: string, guessed: boolean, warnings: string[]): BackboneEntry {
+/** The refusal for a model whose pixel scaling nobody stated: both ways to state it, and how to see its layers. */
+export function preprocessingUnstatedError(name: string, spec: string, dir: string): BackboneError {
+  const quoted = /^[\w./~-]+$/.test(spec) ? spec : `'${spec.replace(/'/g, `'\\''`)}'`;
+  return new BackboneError(
+    'preprocessing-unstated',
+    `backbone ${name} does not say how its pixels are scaled, and bnlab will not guess (statistics of wrongly scaled input mislead inspect, train and recalibrate). ` +
+      `State it either with --preprocessing <mode> (recipe field "preprocessing"; modes: ${PREPROCESSING_HELP}), ` +
+      `or in ${path.join(dir, SIDECAR_FILE)}, e.g. {"preprocessing": "[0,1]"}. ` +
+      `To list the model's layers (and choose --cut): bnlab layers --backbone ${quoted}`,
+  );
+}
+
+interface Completed {
+  entry: BackboneEntry;
+  stated: LoadedBackbone['stated'];
+  teachable: TeachableMetadata | null;
+}
+
+/**
+ * Fill in an entry's preprocessing, cut layer and input size. Preprocessing, first that says:
+ * the caller's option, the registry entry, backbone.json, Teachable Machine metadata.json; none:
+ * refused. Cut layer: option, registry, backbone.json, else the default rule. Collects warnings.
+ */
+function completeEntry(base: BackboneEntry, model: tf.LayersModel, dir: string, guessed: boolean, warnings: string[], spec: string, options: LoadOptions): Completed {
   const entry = { ...base };
   const sidecar = readSidecar(dir);
+  const teachable = readTeachableMetadata(dir);
   const modelInput = inputSizeOf(model);
+  let preprocessing: PreprocessingSource = guessed ? 'unstated' : 'registry';
   if (guessed) {
     if (sidecar?.inputSize) entry.inputSize = sidecar.inputSize;
+    else if (teachable?.imageSize) entry.inputSize = teachable.imageSize;
     else if (modelInput !== null) entry.inputSize = modelInput;
     else warnings.push(`${entry.name}: the model's input has no fixed size; assuming ${entry.inputSize}x${entry.inputSize} (set inputSize in ${dir}/backbone.json)`);
-    if (sidecar?.preprocessing) entry.preprocessing = sidecar.preprocessing;
-    else warnings.push(`${entry.name}: preprocessing not stated; assuming pixels scaled to [-1, 1] (set preprocessing in ${dir}/backbone.json)`);
+    if (sidecar?.preprocessing) {
+      entry.preprocessing = sidecar.preprocessing;
+      preprocessing = 'sidecar';
+    } else if (teachable) {
+      entry.preprocessing = 'minus1to1';
+      preprocessing = 'teachable-machine';
+    }
   }
-  if (!entry.cutLayer) entry.cutLayer = sidecar?.cutLayer ?? guessCutLayer(model);
+  if (options.preprocessing) {
+    entry.preprocessing = options.preprocessing;
+    preprocessing = 'option';
+  }
+  if (preprocessing === 'unstated' && options.requirePreprocessing !== false) throw preprocessingUnstatedError(entry.name, spec, dir);
+
+  let cutLayer: CutLayerSource = 'registry';
+  if (options.cutLayer) {
+    entry.cutLayer = options.cutLayer;
+    cutLayer = 'option';
+  } else if (!entry.cutLayer && sidecar?.cutLayer) {
+    entry.cutLayer = sidecar.cutLayer;
+    cutLayer = 'sidecar';
+  } else if (!entry.cutLayer) {
+    entry.cutLayer = defaultCutLayer(model);
+    cutLayer = 'rule';
+  }
   const found = findLayer(model, entry.cutLayer);
   if (!found) {
+    const how = cutLayer === 'option' ? '--cut / recipe cutLayer' : cutLayer === 'sidecar' ? `${dir}/backbone.json cutLayer` : 'its registry entry';
     throw new BackboneError(
       'cut-layer-missing',
-      `backbone ${entry.name} has no layer '${entry.cutLayer}' to cut at; layers with 4-D output near the end: ${cutCandidates(model).join(', ') || '(none)'}`,
+      `backbone ${entry.name} has no layer '${entry.cutLayer}' to cut at; layers with 4-D output near the end: ${cutCandidates(model).join(', ') || '(none)'} ` +
+        `(the name came from ${how}; list every layer with: bnlab layers --backbone ${spec})`,
     );
   }
   if (modelInput !== null && modelInput !== entry.inputSize) {
@@ -123,7 +191,7 @@ function completeEntry(base: BackboneEntry, model: tf.LayersModel, dir: string, 
   if (batchNormLayers(model).length === 0) {
     warnings.push(`${entry.name} has no BatchNormalization layers: BN policies, recalibration and drift have nothing to act on (training the head still works)`);
   }
-  return entry;
+  return { entry, stated: { preprocessing, cutLayer }, teachable };
 }
 
 async function finish(
@@ -133,11 +201,13 @@ async function finish(
   sha256: Record<string, string> | null,
   guessed: boolean,
   warnings: string[],
+  spec: string,
+  options: LoadOptions,
 ): Promise<LoadedBackbone> {
   const model = await readAndBuild(location, sha256);
   try {
-    const entry = completeEntry(base, model, source.dir, guessed, warnings);
-    return { name: entry.name, model, entry, warnings, source };
+    const { entry, stated, teachable } = completeEntry(base, model, source.dir, guessed, warnings, spec, options);
+    return { name: entry.name, spec, stated, teachable, model, entry, warnings, source };
   } catch (err) {
     model.dispose();
     throw err;
@@ -163,7 +233,7 @@ async function loadRegistered(entry: BackboneEntry, config: BnlabConfig, options
   for (const { location, dir } of candidates) {
     if (!hasModel(dir)) continue;
     // The bundled demo is versioned with the code; hashes apply to the published files.
-    return finish(entry, dir, { location, dir }, location === 'bundled' ? null : entry.sha256, false, []);
+    return finish(entry, dir, { location, dir }, location === 'bundled' ? null : entry.sha256, false, [], entry.name, options);
   }
   const looked = candidates.map((c) => c.dir).join(', ');
   const modelsDirHint = config.modelsDir
@@ -184,7 +254,7 @@ async function loadRegistered(entry: BackboneEntry, config: BnlabConfig, options
         `${modelsDirHint}; set BNLAB_MODELS_DIR to a folder that holds ${entry.localDir}/model.json, or allow network access to ${entry.url}.`,
     );
   }
-  return finish(entry, cacheDir, { location: 'cache', dir: cacheDir }, entry.sha256, false, warnings);
+  return finish(entry, cacheDir, { location: 'cache', dir: cacheDir }, entry.sha256, false, warnings, entry.name, options);
 }
 
 /** Cache folder for an arbitrary model URL: stable per URL. */
@@ -200,13 +270,13 @@ async function loadUrl(url: string, config: BnlabConfig, options: LoadOptions): 
   let warnings: string[] = [];
   if (!hasModel(dir)) ({ warnings } = await downloadModel(url, dir, { sha256: null, fetchImpl: options.fetchImpl, timeoutMs: options.timeoutMs }));
   // Re-check cached bytes against the hashes recorded at download time.
-  return finish(entry, dir, { location: 'url-cache', dir }, recordedHashes(dir), true, warnings);
+  return finish(entry, dir, { location: 'url-cache', dir }, recordedHashes(dir), true, warnings, url, options);
 }
 
-async function loadPath(location: string, name: string, source: LoadedBackbone['source']): Promise<LoadedBackbone> {
+async function loadPath(location: string, name: string, source: LoadedBackbone['source'], spec: string, options: LoadOptions): Promise<LoadedBackbone> {
   const dir = source.dir;
   const entry = adHocEntry(name, `model loaded from ${location}`, readSourceUrl(dir), path.basename(dir));
-  return finish(entry, location, source, recordedHashes(dir), true, []);
+  return finish(entry, location, source, recordedHashes(dir), true, [], spec, options);
 }
 
 /** Load a backbone by registry name, path (model.json or its folder) or http(s) URL. */
@@ -221,13 +291,13 @@ export async function loadBackbone(spec: string, config: BnlabConfig, options: L
     if (!fs.existsSync(asPath)) throw new BackboneError('missing-model-json', `no model.json: ${asPath} does not exist`);
     const isFile = fs.statSync(asPath).isFile();
     const dir = isFile ? path.dirname(asPath) : asPath;
-    return loadPath(asPath, path.basename(dir), { location: 'path', dir });
+    return loadPath(asPath, path.basename(dir), { location: 'path', dir }, spec, options);
   }
 
   if (isPlainName(spec)) {
     for (const [location, root] of [['models-dir', config.modelsDir], ['cache', config.cacheDir]] as const) {
       const dir = root ? path.join(root, spec) : null;
-      if (dir && hasModel(dir)) return loadPath(dir, spec, { location, dir });
+      if (dir && hasModel(dir)) return loadPath(dir, spec, { location, dir }, spec, options);
     }
   }
   const known = registry.map((e) => e.name).join(', ');

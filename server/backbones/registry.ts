@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT, type BnlabConfig } from '../config.ts';
-import type { Preprocessing } from '../schema/recipe.ts';
+import { PreprocessingSchema, type Preprocessing } from '../schema/preprocessing.ts';
 
 export interface BackboneEntry {
   name: string;
@@ -18,7 +18,7 @@ export interface BackboneEntry {
   sha256: Record<string, string> | null;
   /** square input side in pixels */
   inputSize: number;
-  /** 'minus1to1': x / 127.5 - 1; 'zero1': x / 255 */
+  /** pixel scaling, schema.ts Preprocessing ('minus1to1': x / 127.5 - 1; 'zero1': x / 255; 'imagenet'; { mean, std }) */
   preprocessing: Preprocessing;
   /**
    * Name of the layer whose output becomes the features (it may sit inside a nested container).
@@ -35,7 +35,8 @@ export interface BackboneEntry {
 export const BackboneSidecarSchema = z.object({
   cutLayer: z.string().min(1).optional(),
   inputSize: z.number().int().positive().optional(),
-  preprocessing: z.enum(['minus1to1', 'zero1']).optional(),
+  /** a named mode ('[-1,1]', '[0,1]', 'imagenet', ...) or { mean, std } (see schema.ts PreprocessingSchema) */
+  preprocessing: PreprocessingSchema.optional(),
 });
 export type BackboneSidecar = z.infer<typeof BackboneSidecarSchema>;
 export const SIDECAR_FILE = 'backbone.json';

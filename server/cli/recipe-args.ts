@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEMO_RECIPE_FILE } from '../config.ts';
 import { POLICY_USAGE } from '../schema/policy-names.ts';
+import { PREPROCESSING_HELP, PreprocessingSchema, type Preprocessing } from '../schema/preprocessing.ts';
 import { parseRecipe, type Recipe, type RecipeInput } from '../schema/recipe.ts';
 
 type Defined<T> = Exclude<T, undefined>;
@@ -20,7 +21,7 @@ export type RecipePath = {
     : never;
 }[keyof RecipeInput & string];
 
-type FlagValue = 'string' | 'number' | 'policy' | 'switch';
+type FlagValue = 'string' | 'number' | 'policy' | 'preprocessing' | 'switch';
 
 interface RecipeFlag {
   flags: string;
@@ -47,6 +48,8 @@ export const RECIPE_FLAGS: readonly RecipeFlag[] = [
     flags: '--bn-momentum-keras <m>', field: 'bnMomentum.keras', value: 'number', conflicts: 'bnMomentumPytorch',
     help: 'override BN momentum, Keras convention (weight of the old value, e.g. 0.99)',
   },
+  { flags: '--preprocessing <mode>', field: 'preprocessing', value: 'preprocessing', help: `pixel scaling the backbone expects: ${PREPROCESSING_HELP}` },
+  { flags: '--cut <layer>', field: 'cutLayer', value: 'string', help: 'layer whose output feeds the new head (see: bnlab layers --backbone <b>)' },
   {
     flags: '--bn-momentum-pytorch <m>', field: 'bnMomentum.pytorch', value: 'number', conflicts: 'bnMomentumKeras',
     help: 'override BN momentum, PyTorch convention (weight of the new value, e.g. 0.1)',
@@ -59,6 +62,7 @@ function optionOf(flag: RecipeFlag): Option {
   if (flag.conflicts) option.conflicts(flag.conflicts);
   if (flag.value === 'number') option.argParser((raw: string) => parseNumber(raw));
   if (flag.value === 'policy') option.argParser(parsePolicyFlag);
+  if (flag.value === 'preprocessing') option.argParser(parsePreprocessingFlag);
   return option;
 }
 
@@ -118,6 +122,21 @@ export function recipeFromFlags(flags: RecipeFlags, note: (message: string) => v
     }
   }
   return parseRecipe(input as RecipeInput, file ? `recipe ${file} (with command-line overrides)` : 'recipe from command-line flags');
+}
+
+/** `--preprocessing` takes a named mode, 'mean=R,G,B;std=R,G,B' or JSON { "mean": [...], "std": [...] }. */
+export function parsePreprocessingFlag(value: string): Preprocessing {
+  let input: unknown = value;
+  if (value.trim().startsWith('{')) {
+    try {
+      input = JSON.parse(value);
+    } catch {
+      // not JSON: reported below as not a preprocessing
+    }
+  }
+  const parsed = PreprocessingSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidArgumentError(`'${value}' is not a preprocessing; use ${PREPROCESSING_HELP}.`);
+  return parsed.data;
 }
 
 /** `--policy` takes a name, or a path to a JSON file holding a custom { base, rules } policy. */

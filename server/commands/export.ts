@@ -1,19 +1,41 @@
-/** `export`: a checkpoint as a plain tfjs layers model plus its labels and preprocessing, no training state. */
+/**
+ * `export`: a classifier folder (checkpoint, `recalibrate` output, Teachable Machine export) as a
+ * plain tfjs layers model, no training state: model.json + weights.bin, labels.json (labels,
+ * preprocessing, input size), backbone.json (so `bnlab train --backbone <export>` needs no flags)
+ * and, when the preprocessing is [-1, 1] (the only scaling the library applies), a Teachable
+ * Machine metadata.json, so `@teachablemachine/image` loads the folder as one of its own.
+ */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadCheckpoint, writeLayersModel } from '../train/checkpoint.ts';
+import { loadDescribedModel, LABELS_FILE, type ModelDescriptionMeta } from '../backbones/model-description.ts';
+import { SIDECAR_FILE } from '../backbones/registry.ts';
+import { TEACHABLE_METADATA_FILE, teachableMetadataFor } from '../backbones/teachable-machine.ts';
 import { writeFileAtomic } from '../runs/atomic-write.ts';
+import { writeLayersModel } from '../train/checkpoint.ts';
 
-export const EXPORT_LABELS_FILE = 'labels.json';
+export interface ExportResult {
+  outDir: string;
+  /** metadata.json for @teachablemachine/image was written */
+  teachableMachine: boolean;
+  /** why it was not, when it was not */
+  note: string | null;
+}
 
-export async function exportCheckpoint(checkpointDir: string, outDir: string, { force = false }: { force?: boolean } = {}): Promise<string> {
+export async function exportCheckpoint(checkpointDir: string, outDir: string, { force = false }: { force?: boolean } = {}): Promise<ExportResult> {
   await requireExportTarget(outDir, force);
-  const { model, meta, optimizerState } = await loadCheckpoint(checkpointDir);
-  optimizerState?.forEach((t) => t.tensor.dispose());
-  await writeLayersModel(outDir, model, 'weights.bin', { labels: meta.classes, preprocessing: meta.preprocessing, inputSize: meta.inputSize });
-  await writeFileAtomic(path.join(outDir, EXPORT_LABELS_FILE), JSON.stringify({ labels: meta.classes, preprocessing: meta.preprocessing, inputSize: meta.inputSize }, null, 2));
+  const { model, description } = await loadDescribedModel(checkpointDir);
+  const { classes, preprocessing, inputSize, cutLayer } = description;
+  const bnlab: ModelDescriptionMeta = { format: 'bnlab-export@1', classes, preprocessing, inputSize, ...(cutLayer ? { cutLayer } : {}), exportedFrom: path.resolve(checkpointDir) };
+  await writeLayersModel(outDir, model, 'weights.bin', { bnlab, labels: classes, preprocessing, inputSize });
   model.dispose();
-  return outDir;
+  await writeFileAtomic(path.join(outDir, LABELS_FILE), JSON.stringify({ labels: classes, preprocessing, inputSize }, null, 2));
+  await writeFileAtomic(path.join(outDir, SIDECAR_FILE), JSON.stringify({ inputSize, preprocessing, ...(cutLayer ? { cutLayer } : {}) }, null, 2));
+  if (preprocessing !== 'minus1to1') {
+    return { outDir, teachableMachine: false, note: `no ${TEACHABLE_METADATA_FILE}: @teachablemachine/image scales pixels to [-1, 1], this model expects ${JSON.stringify(preprocessing)}` };
+  }
+  const metadata = teachableMetadataFor(classes, inputSize, description.teachable, { preprocessing, exportedFrom: path.resolve(checkpointDir) });
+  await writeFileAtomic(path.join(outDir, TEACHABLE_METADATA_FILE), JSON.stringify(metadata, null, 2));
+  return { outDir, teachableMachine: true, note: null };
 }
 
 /**
@@ -37,9 +59,9 @@ async function requireExportTarget(outDir: string, force: boolean): Promise<void
 }
 
 async function isBnlabExport(dir: string, names: string[]): Promise<boolean> {
-  if (!names.includes('model.json') || !names.includes(EXPORT_LABELS_FILE)) return false;
+  if (!names.includes('model.json') || !names.includes(LABELS_FILE)) return false;
   try {
-    const labels = JSON.parse(await fs.readFile(path.join(dir, EXPORT_LABELS_FILE), 'utf8')) as { labels?: unknown };
+    const labels = JSON.parse(await fs.readFile(path.join(dir, LABELS_FILE), 'utf8')) as { labels?: unknown };
     return Array.isArray(labels?.labels);
   } catch {
     return false;

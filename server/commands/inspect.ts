@@ -1,5 +1,6 @@
 /** `inspect` for a recipe: the pretrained backbone's BN statistics against the user's data, before any training. */
 import type { BnlabConfig } from '../config.ts';
+import type { BackboneSetup } from '../schema/backbone-setup.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { resolvePolicy } from '../policies/index.ts';
 import { describeLayers } from '../policies/plan.ts';
@@ -9,9 +10,9 @@ import { inspectBatchNorm } from '../stats/inspect.ts';
 import { imageTensors, prepareExperiment } from '../train/experiment.ts';
 
 
-export async function inspectRecipe(recipe: Recipe, config: BnlabConfig, backendName?: string | null): Promise<RecipeInspection> {
+export async function inspectRecipe(recipe: Recipe, config: BnlabConfig, backendName?: string | null, onSetup?: (setup: BackboneSetup) => void): Promise<RecipeInspection> {
   const backend = await selectBackend(backendName ?? config.backend);
-  const experiment = await prepareExperiment(recipe, config);
+  const experiment = await prepareExperiment(recipe, config, undefined, onSetup);
   const plan = resolvePolicy(recipe.policy, describeLayers(experiment.model, experiment.headLayerNames));
   const report = await inspectBatchNorm(experiment.model, () => imageTensors(experiment.trainEval, recipe.batchSize), {
     batchSize: recipe.batchSize,
@@ -22,6 +23,7 @@ export async function inspectRecipe(recipe: Recipe, config: BnlabConfig, backend
   return {
     ...report,
     backbone: experiment.backbone.name,
+    setup: experiment.setup,
     backend,
     data: experiment.split.root,
     classes: experiment.split.classes,

@@ -1,10 +1,14 @@
-/** `predict`: classify image files with a bnlab checkpoint, using the checkpoint's own preprocessing. */
+/**
+ * `predict`: classify image files with a model folder that describes its classes (a checkpoint,
+ * a `recalibrate` or `export` output, a Teachable Machine export), using its own preprocessing.
+ */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { loadDescribedModel } from '../backbones/model-description.ts';
 import { ImageDataset } from '../data/dataset.ts';
 import { isImageFileName } from '../data/scan.ts';
-import { loadCheckpoint } from '../train/checkpoint.ts';
+import type { Preprocessing } from '../schema/preprocessing.ts';
 import { toImageTensor } from '../train/experiment.ts';
 
 export interface Prediction {
@@ -13,18 +17,32 @@ export interface Prediction {
 }
 
 export interface PredictResult {
+  /** what was used, said before predicting */
+  setup: { model: string; inputSize: number; preprocessing: Preprocessing; classes: string[]; from: string };
   predictions: Prediction[];
   /** every input, or file inside an input folder, that gave no prediction, with the reason */
   skipped: { path: string; reason: string }[];
+  /**
+   * Top-1 accuracy over the images whose parent folder is named like one of the model's classes
+   * (root/<class>/<file> layouts); null when no image sits in such a folder.
+   */
+  accuracy: { correct: number; total: number; value: number } | null;
+}
+
+/** The class an image belongs to by its folder name, if that names one of `classes`. */
+function folderLabel(file: string, classes: Set<string>): string | null {
+  const name = path.basename(path.dirname(file));
+  return classes.has(name) ? name : null;
 }
 
 /**
  * Classify every readable image among `inputs` (files, or folders searched recursively). An input
  * that is missing, unreadable or holds no image is reported in `skipped` and the others still run.
  */
-export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3): Promise<PredictResult> {
-  const { model, meta, optimizerState } = await loadCheckpoint(checkpointDir);
-  optimizerState?.forEach((t) => t.tensor.dispose());
+export async function predictFiles(checkpointDir: string, inputs: string[], topK = 3, onSetup?: (setup: PredictResult['setup']) => void): Promise<PredictResult> {
+  const { model, description: meta } = await loadDescribedModel(checkpointDir);
+  const setup = { model: checkpointDir, inputSize: meta.inputSize, preprocessing: meta.preprocessing, classes: meta.classes, from: meta.from };
+  onSetup?.(setup);
   const skipped: PredictResult['skipped'] = [];
   const files: string[] = [];
   for (const input of inputs) {
@@ -47,7 +65,11 @@ export async function predictFiles(checkpointDir: string, inputs: string[], topK
     });
   }
   model.dispose();
-  return { predictions, skipped: [...skipped, ...dataset.skipped] };
+  const known = new Set(meta.classes);
+  const labelled = predictions.map((p) => ({ p, label: folderLabel(p.file, known) })).filter((x) => x.label !== null);
+  const correct = labelled.filter((x) => x.p.top[0]?.label === x.label).length;
+  const accuracy = labelled.length ? { correct, total: labelled.length, value: correct / labelled.length } : null;
+  return { setup, predictions, skipped: [...skipped, ...dataset.skipped], accuracy };
 }
 
 /** The image files an input names, or why it names none. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bilinearTaps,
   centerCropBox,
+  channelAffine,
   planSample,
   preprocessingAffine,
   randomResizedCropBox,
@@ -88,6 +89,17 @@ describe('horizontal flip and preprocessing', () => {
     expect(out[1]).toBeCloseTo(1, 6);
     expect(out[2]).toBeCloseTo(0.2, 6);
     expect(preprocessingAffine('minus1to1')).toEqual({ scale: 1 / 127.5, offset: -1 });
+  });
+
+  it('scales each channel by its own mean/std: imagenet and explicit values', () => {
+    const image: DecodedImage = { width: 1, height: 1, data: new Uint8Array([255, 51, 0]) } as DecodedImage;
+    const out = new Float32Array(3);
+    renderSample(image, { box: centerCropBox(1, 1), flip: false }, 1, 'imagenet', out, 0);
+    const imagenet = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    [1, 0.2, 0].forEach((x, c) => expect(out[c]).toBeCloseTo((x - imagenet.mean[c]) / imagenet.std[c], 5));
+    renderSample(image, { box: centerCropBox(1, 1), flip: false }, 1, { mean: [0.5, 0, 1], std: [0.5, 2, 1] }, out, 0);
+    expect([...out].map((v) => +v.toFixed(5))).toEqual([1, 0.1, -1]);
+    expect(channelAffine('zero1')).toEqual({ scale: [1 / 255, 1 / 255, 1 / 255], offset: [0, 0, 0] });
   });
 
   it('refuses a slot outside the output', () => {

@@ -12,7 +12,7 @@
  * No antialiasing: the decoder already brought images to ~1.15 x size, so the remaining
  * downscale is small.
  */
-import type { Preprocessing } from '../schema/recipe.ts';
+import { IMAGENET_MEAN_STD, type Preprocessing } from '../schema/preprocessing.ts';
 import type { DecodedImage } from './decode.ts';
 import { randomInt, uniform, type Rng } from './random.ts';
 
@@ -84,7 +84,7 @@ export function planSample(width: number, height: number, augment: AugmentOption
   return { box, flip };
 }
 
-/** out = pixel * scale + offset: 'minus1to1' x / 127.5 - 1, 'zero1' x / 255. */
+/** out = pixel * scale + offset: 'minus1to1' x / 127.5 - 1, 'zero1' x / 255 (modes with one scale for all channels). */
 export function preprocessingAffine(preprocessing: Preprocessing): { scale: number; offset: number } {
   switch (preprocessing) {
     case 'minus1to1':
@@ -92,8 +92,26 @@ export function preprocessingAffine(preprocessing: Preprocessing): { scale: numb
     case 'zero1':
       return { scale: 1 / 255, offset: 0 };
     default:
-      throw new Error(`unknown preprocessing ${String(preprocessing)}`);
+      throw new Error(`preprocessing ${JSON.stringify(preprocessing)} has no single scale; use channelAffine`);
   }
+}
+
+/**
+ * Per-channel out[c] = pixel * scale[c] + offset[c] (RGB). Mean/std modes: scale = 1 / (255 std),
+ * offset = -mean / std, i.e. (x / 255 - mean) / std. The scalar modes give three equal entries, the
+ * same float64 numbers as preprocessingAffine, so their output is bit-identical.
+ */
+export function channelAffine(preprocessing: Preprocessing): { scale: [number, number, number]; offset: [number, number, number] } {
+  if (preprocessing === 'minus1to1' || preprocessing === 'zero1') {
+    const { scale, offset } = preprocessingAffine(preprocessing);
+    return { scale: [scale, scale, scale], offset: [offset, offset, offset] };
+  }
+  const { mean, std } = preprocessing === 'imagenet' ? IMAGENET_MEAN_STD : preprocessing;
+  if (!mean || !std) throw new Error(`unknown preprocessing ${JSON.stringify(preprocessing)}`);
+  return {
+    scale: [0, 1, 2].map((c) => 1 / (255 * std[c])) as [number, number, number],
+    offset: [0, 1, 2].map((c) => -mean[c] / std[c]) as [number, number, number],
+  };
 }
 
 /**
@@ -117,7 +135,7 @@ export function renderSample(
   offset: number,
 ): void {
   if (offset < 0 || offset + size * size * 3 > out.length) throw new RangeError('sample slot outside the output array');
-  const { scale, offset: bias } = preprocessingAffine(preprocessing);
+  const { scale: [scaleR, scaleG, scaleB], offset: [biasR, biasG, biasB] } = channelAffine(preprocessing);
   const scratch = renderScratch(size);
   const cols = bilinearTaps(plan.box.x, plan.box.width, size, image.width, scratch.cols);
   const rows = bilinearTaps(plan.box.y, plan.box.height, size, image.height, scratch.rows);
@@ -161,9 +179,13 @@ export function renderSample(
       lowerRow = r1;
     }
     const wy = rows.weight[oy]!;
-    for (let i = 0; i < rowLength; i++) {
-      const top = upper[i]!;
-      out[o++] = (top + (lower[i]! - top) * wy) * scale + bias;
+    for (let i = 0; i < rowLength; i += 3) {
+      const r = upper[i]!;
+      const g = upper[i + 1]!;
+      const b = upper[i + 2]!;
+      out[o++] = (r + (lower[i]! - r) * wy) * scaleR + biasR;
+      out[o++] = (g + (lower[i + 1]! - g) * wy) * scaleG + biasG;
+      out[o++] = (b + (lower[i + 2]! - b) * wy) * scaleB + biasB;
     }
   }
 }

@@ -11,7 +11,7 @@
  * passed to `onSkipped`) and not tried again in later epochs. Batches are filled from the next
  * good files, so every batch but the last has exactly batchSize images.
  */
-import type { Preprocessing } from '../schema/recipe.ts';
+import type { Preprocessing } from '../schema/preprocessing.ts';
 import { planSample, renderSample, type AugmentOptions } from './augment.ts';
 import { DecodedImageCache, sharedDecodedImageCache } from './cache.ts';
 import { decodeImage, ImageDecodeError, type DecodedImage } from './decode.ts';

@@ -1,4 +1,5 @@
-import type { Preprocessing, Recipe } from './recipe.ts';
+import type { Preprocessing } from './preprocessing.ts';
+import type { Recipe } from './recipe.ts';
 
 /** Written beside the weights in every checkpoint folder (checkpoint.json). */
 export interface CheckpointMeta {
@@ -8,6 +9,8 @@ export interface CheckpointMeta {
   classes: string[];
   preprocessing: Preprocessing;
   inputSize: number;
+  /** the layer the head was attached at (absent in checkpoints written before it was recorded) */
+  cutLayer?: string;
   epoch: number;
   step: number;
   completed: boolean;

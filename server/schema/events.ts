@@ -2,6 +2,7 @@
  * Run events: typed data the training loop emits; the CLI progress bar, the metrics file
  * (runs/files.ts) and the dashboard's socket are listeners. One discriminated union (`type`).
  */
+import type { Preprocessing } from './preprocessing.ts';
 import type { Recipe } from './recipe.ts';
 
 /** Drift of one BN layer's running statistics from the pretrained reference (see stats/drift.ts). */
@@ -26,7 +27,7 @@ export interface RunStartedEvent {
   time: string;
   recipe: Recipe;
   backend: string;
-  backbone: { name: string; inputSize: number; bnLayers: string[] };
+  backbone: { name: string; inputSize: number; bnLayers: string[]; preprocessing?: Preprocessing; cutLayer?: string };
   classes: string[];
   trainCount: number;
   valCount: number;

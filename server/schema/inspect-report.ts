@@ -3,6 +3,7 @@
  * data against the pretrained ones, the ranking, lint findings and the recommended policy.
  * Plain data (the client renders it); computed by stats/inspect.ts and commands/inspect.ts.
  */
+import type { BackboneSetup } from './backbone-setup.ts';
 
 export interface LintFinding {
   /** stable identifier, e.g. 'bias-before-bn', 'tiny-batch' */
@@ -44,6 +45,8 @@ export interface RecipeInspection extends InspectReport {
   classes: string[];
   trainCount: number;
   valCount: number;
+  /** backbone, input size, preprocessing and cut layer used, with where each was stated */
+  setup: BackboneSetup;
   warnings: string[];
   skippedFiles: { path: string; reason: string }[];
 }

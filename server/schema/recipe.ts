@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { NAMED_POLICY_PATTERN, POLICY_USAGE } from './policy-names.ts';
+import { PreprocessingSchema } from './preprocessing.ts';
 
 /** BN momentum in either convention, always stated explicitly. */
 export const BnMomentumSchema = z.union([
@@ -72,6 +73,8 @@ export const RecipeSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(0),
   valFraction: z.number().gt(0).lt(1).default(0.2).describe('for root/<class>/* layouts only'),
   imageSize: z.number().int().positive().optional().describe('defaults to the backbone input size'),
+  preprocessing: PreprocessingSchema.optional().describe("pixel scaling; overrides the backbone's registry entry, backbone.json or Teachable Machine metadata.json"),
+  cutLayer: z.string().min(1).optional().describe("layer whose output feeds the new head; default: the cut rule (backbones/cut-layer.ts)"),
   logEvery: z.number().int().positive().default(5).describe('steps between BN drift snapshots'),
   maxStepsPerEpoch: z.number().int().positive().optional(),
 });
@@ -102,5 +105,3 @@ export class RecipeError extends Error {
  */
 export type DatasetLayout = 'class-folders' | 'train-val';
 
-/** Pixel scaling a backbone expects: [-1, 1] (x / 127.5 - 1) or [0, 1] (x / 255). */
-export type Preprocessing = 'minus1to1' | 'zero1';

@@ -97,3 +97,43 @@ describe('BN mode control', () => {
     expect((model.getLayer('bn') as unknown as { momentum: number }).momentum).toBe(0.99);
   });
 });
+
+describe('BN layers without gamma or beta (Keras InceptionV3 builds BN with scale=False)', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  /** conv -> BN(scale, center as given) -> dense head; the same seeded conv/head weights each time */
+  function convBnModel(scale: boolean, center: boolean) {
+    const input = tf.input({ shape: [4, 4, 2] });
+    const conv = tf.layers.conv2d({ name: 'conv', filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(input) as tf.SymbolicTensor;
+    const bn = tf.layers.batchNormalization({ name: 'bn', momentum: 0.9, scale, center }).apply(conv) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(bn) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ name: 'bnlab_head', units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }).apply(pooled) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: out });
+  }
+
+  /** Gradient of a loss w.r.t. the conv kernel and the new running mean, for one BN mode. */
+  function step(model: tf.LayersModel, mode: 'train' | 'inference') {
+    const bn = new BnController(model);
+    bn.setMode('bn', mode);
+    const x = tf.randomNormal([3, 4, 4, 2], 0, 1, 'float32', 11);
+    const kernel = model.getLayer('conv').trainableWeights[0];
+    const { grads } = tf.variableGrads(() => (applyTraining(model, x).square().sum() as tf.Scalar), [kernel.read() as tf.Variable]);
+    const grad = Object.values(grads)[0].arraySync();
+    const layer = model.getLayer('bn');
+    const mean = layer.weights.find((w) => w.name.includes('moving_mean'))!.read();
+    return { grad, movingMean: Array.from(mean.dataSync()) };
+  }
+
+  for (const mode of ['train', 'inference'] as const) {
+    it(`${mode} mode: scale=false / center=false give the values and gradients of gamma=1 / beta=0`, () => {
+      const reference = step(convBnModel(true, true), mode); // gamma initialised to ones, beta to zeros
+      for (const [scale, center] of [[false, true], [true, false], [false, false]]) {
+        const got = step(convBnModel(scale, center), mode);
+        expect(got.movingMean.map((v) => +v.toFixed(6))).toEqual(reference.movingMean.map((v) => +v.toFixed(6)));
+        expect((got.grad as number[][][][]).flat(3).map((v) => +v.toFixed(5))).toEqual((reference.grad as number[][][][]).flat(3).map((v) => +v.toFixed(5)));
+      }
+    });
+  }
+});

@@ -13,11 +13,12 @@
  * Training-mode calls of a channels-last layer with γ and β run bnlab's fused op
  * (engine/batch-norm-training.ts: same values and gradients as tfjs's moments + batchNorm, far
  * fewer tensors kept for backprop) and then the same moving-average update tfjs performs; other
- * configurations, or BNLAB_FUSED_BN=0, use the layer's own call.
+ * configurations, or BNLAB_FUSED_BN=0, use the layer's own call, except layers without γ or β
+ * (see lacksAffine), which tfjs cannot train through and which always take bnlab's own path.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BnMode } from '../schema/recipe.ts';
-import { batchNormInternals } from '../model/batch-norm.ts';
+import { batchNormInternals, type BatchNormInternals } from '../model/batch-norm.ts';
 import { batchNormLayers } from '../model/layers.ts';
 import { batchNormTraining, batchNormTrainingOptions } from '../engine/ops/batch-norm-training.ts';
 
@@ -130,12 +131,14 @@ function wrap(layer: ControlledLayer) {
       const valuesPerChannel = input.shape.slice(0, -1).reduce((a, b) => a * b, 1);
       if (valuesPerChannel < 2) throw new SingleValueBatchNormError(layer.name, input.shape);
     }
-    if (training && fusedTrainingApplies(layer, input)) return fusedTrainingCall(layer, input, state);
+    const withoutAffine = lacksAffine(layer, input);
+    if (training && (withoutAffine || fusedTrainingApplies(layer, input))) return fusedTrainingCall(layer, input, state);
     if (state.captureBatchMean) {
       state.lastBatchMean?.dispose();
       const axes = input.shape.slice(0, -1).map((_, i) => i);
       state.lastBatchMean = tf.keep(tf.mean(input, axes) as tf.Tensor1D);
     }
+    if (withoutAffine) return inferenceCallWithoutAffine(layer, input);
     return original(inputs, { ...kwargs, training });
   };
 }
@@ -148,13 +151,45 @@ function fusedTrainingApplies(layer: ControlledLayer, input: tf.Tensor): boolean
 }
 
 /**
+ * A channels-last layer built with `scale: false` (no γ; every BN layer of Keras InceptionV3) or
+ * `center: false` (no β). tfjs-layers 4.22 cannot train through such a layer: its training call
+ * reads the missing variable ("Cannot read properties of undefined (reading 'read')"), and its
+ * inference call passes `undefined` to tf.batchNorm, whose gradient then saves that undefined for
+ * backprop (the engine's clone fails "reading 'dtype'"). bnlab computes both modes itself with a
+ * constant γ = 1 / β = 0 in place of the missing one, which is what the layer means.
+ */
+function lacksAffine(layer: ControlledLayer, input: tf.Tensor): boolean {
+  const bn = batchNormInternals(layer);
+  const lastAxis = bn.axis === -1 || bn.axis === input.rank - 1;
+  return lastAxis && input.rank >= 2 && input.dtype === 'float32' && (bn.gamma == null || bn.beta == null);
+}
+
+function affineOf(bn: BatchNormInternals): { gamma: tf.Tensor1D; beta: tf.Tensor1D } {
+  const like = bn.movingMean!.read() as tf.Tensor1D;
+  return {
+    gamma: (bn.gamma?.read() as tf.Tensor1D | undefined) ?? tf.onesLike(like),
+    beta: (bn.beta?.read() as tf.Tensor1D | undefined) ?? tf.zerosLike(like),
+  };
+}
+
+/** Inference mode of a layer without γ or β: y = (x − running mean) / sqrt(running var + ε) · γ + β. */
+function inferenceCallWithoutAffine(layer: ControlledLayer, input: tf.Tensor): tf.Tensor {
+  const bn = batchNormInternals(layer);
+  return tf.tidy(() => {
+    const { gamma, beta } = affineOf(bn);
+    return tf.batchNorm(input, bn.movingMean!.read() as tf.Tensor1D, bn.movingVariance!.read() as tf.Tensor1D, beta, gamma, bn.epsilon);
+  });
+}
+
+/**
  * The layer's training-mode call with the fused op: y from batch statistics, then (exactly as
  * tfjs-layers does) moving = moving − (moving − batch)·(1 − momentum) for mean and biased variance.
  */
 function fusedTrainingCall(layer: ControlledLayer, input: tf.Tensor, state: BnState): tf.Tensor {
   const bn = batchNormInternals(layer);
   return tf.tidy(() => {
-    const { y, mean, variance } = batchNormTraining(input, bn.gamma!.read() as tf.Tensor1D, bn.beta!.read() as tf.Tensor1D, bn.epsilon);
+    const { gamma, beta } = affineOf(bn);
+    const { y, mean, variance } = batchNormTraining(input, gamma, beta, bn.epsilon);
     const movingAverage = (variable: tf.LayerVariable, value: tf.Tensor) =>
       tf.tidy(() => {
         const decay = 1 - bn.momentum;

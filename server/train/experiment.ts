@@ -9,9 +9,12 @@ import { PROJECT_ROOT } from '../config.ts';
 import { buildClassifier } from '../backbones/head.ts';
 import { loadBackbone, type LoadedBackbone } from '../backbones/load.ts';
 import { findBiasBeforeBn } from '../stats/lint.ts';
+import { backboneSetup } from '../backbones/setup.ts';
+import { type BackboneSetup } from '../schema/backbone-setup.ts';
 import { DecodedImageCache, ImageDataset } from '../data/dataset.ts';
 import { scanImageFolder, type ImageFolderSplit } from '../data/scan.ts';
-import type { Preprocessing, Recipe } from '../schema/recipe.ts';
+import type { Preprocessing } from '../schema/preprocessing.ts';
+import type { Recipe } from '../schema/recipe.ts';
 
 export interface Experiment {
   backbone: LoadedBackbone;
@@ -26,6 +29,7 @@ export interface Experiment {
   trainEval: ImageDataset;
   val: ImageDataset;
   warnings: string[];
+  setup: BackboneSetup;
 }
 
 /** Resolve a data path: absolute, relative to the working directory, or relative to the project. */
@@ -35,8 +39,10 @@ export function resolveDataPath(data: string): string {
   return data.startsWith('data/') && !fromCwd.startsWith(PROJECT_ROOT) ? path.join(PROJECT_ROOT, data) : fromCwd;
 }
 
-export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cache = new DecodedImageCache()): Promise<Experiment> {
-  const backbone = await loadBackbone(recipe.backbone, config);
+/** `onSetup` hears what will be used (backbone, input size, preprocessing, cut) before any image is read. */
+export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cache = new DecodedImageCache(), onSetup?: (setup: BackboneSetup) => void): Promise<Experiment> {
+  const backbone = await loadBackbone(recipe.backbone, config, { preprocessing: recipe.preprocessing, cutLayer: recipe.cutLayer });
+  onSetup?.(backboneSetup(backbone, recipe.imageSize ?? backbone.entry.inputSize));
   const split = await scanImageFolder(resolveDataPath(recipe.data), { valFraction: recipe.valFraction, seed: recipe.seed, roots: config.dataRoots });
   const inputSize = recipe.imageSize ?? backbone.entry.inputSize;
   if (inputSize !== backbone.entry.inputSize) {
@@ -60,6 +66,7 @@ export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cac
     trainEval: new ImageDataset({ ...common, items: split.train, augment: null }),
     val: new ImageDataset({ ...common, items: split.val, augment: null }),
     warnings,
+    setup: backboneSetup(backbone, inputSize),
   };
 }
 

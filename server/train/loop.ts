@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { formatBackboneSetup } from '../backbones/setup.ts';
 import type { BnlabConfig } from '../config.ts';
 import type { DecodedImageCache } from '../data/dataset.ts';
 import { selectBackend } from '../engine/backend.ts';
@@ -133,7 +134,7 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
     time: new Date().toISOString(),
     recipe,
     backend,
-    backbone: { name: experiment.backbone.name, inputSize: experiment.inputSize, bnLayers: trainable.bn.names },
+    backbone: { name: experiment.backbone.name, inputSize: experiment.inputSize, bnLayers: trainable.bn.names, preprocessing: experiment.preprocessing, cutLayer: experiment.setup.cutLayer },
     classes: split.classes,
     trainCount: split.train.length,
     valCount: split.val.length,
@@ -141,6 +142,7 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
     totalSteps: stepsPerEpoch * recipe.epochs,
     policy: policy.summary,
   });
+  log('info', formatBackboneSetup(experiment.setup), 'backbone-setup'); // what is used, before the first step
   if (split.skipped.length) log('warn', `${split.skipped.length} file(s) skipped while scanning`, 'skipped');
   return run;
 }
@@ -170,6 +172,7 @@ function checkpointMeta(run: RunState, epoch: number, completed: boolean): Check
     classes: experiment.split.classes,
     preprocessing: experiment.preprocessing,
     inputSize: experiment.inputSize,
+    cutLayer: experiment.setup.cutLayer,
     epoch,
     step: run.step,
     completed,

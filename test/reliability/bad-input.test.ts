@@ -638,8 +638,15 @@ describe('backbones: errors that name the file', () => {
 
   it('cut layer that does not exist', async () => {
     const dir = copyBackbone('bad-cut');
-    fs.writeFileSync(path.join(dir, 'backbone.json'), JSON.stringify({ cutLayer: 'conv99' }));
+    fs.writeFileSync(path.join(dir, 'backbone.json'), JSON.stringify({ cutLayer: 'conv99', preprocessing: 'minus1to1' }));
     await check('cut-layer-missing', 'backbone', 'backbone.json cutLayer "conv99"', 'error', /has no layer 'conv99' to cut at; layers with 4-D output near the end: /, () => load(dir));
+  });
+
+  it('model whose preprocessing nobody states', async () => {
+    const dir = copyBackbone('unstated');
+    fs.rmSync(path.join(dir, 'backbone.json'));
+    await check('preprocessing-unstated', 'backbone', 'a model folder without backbone.json, registry entry or Teachable Machine metadata.json', 'error',
+      /does not say how its pixels are scaled.*--preprocessing <mode>.*backbone\.json.*bnlab layers --backbone /, () => load(dir));
   });
 });
 

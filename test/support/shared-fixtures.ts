@@ -12,7 +12,7 @@ import { loadConfig } from '../../server/config.ts';
 
 /** The full pretrained model in `dir` (model.json + shards), through the backbone loader. */
 export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersModel> {
-  return (await loadBackbone(dir, loadConfig())).model;
+  return (await loadBackbone(dir, loadConfig(), { requirePreprocessing: false })).model; // only the model: no pixels are scaled here
 }
 
 /** Image files of an image folder (recursively), sorted, at most `limit`, spread over the folder. */

@@ -116,6 +116,15 @@ export class HomeView {
       h('div', { class: 'field', 'data-field': name }, h('label', {}, label, input), hint ? h('small', { class: 'muted' }, hint) : null, h('small', { class: 'field-error' }));
     const form = h('form', { class: 'run-form', novalidate: true },
       field('backbone', 'Backbone', h('select', { name: 'backbone' }, h('option', { value: '' }, 'loading…'))),
+      h('div', { class: 'row' },
+        field('preprocessing', 'Preprocessing', h('select', { name: 'preprocessing' },
+          h('option', { value: '' }, 'as the model states'),
+          h('option', { value: '[-1,1]' }, '[-1, 1]  (x / 127.5 − 1)'),
+          h('option', { value: '[0,1]' }, '[0, 1]  (x / 255)'),
+          h('option', { value: 'imagenet' }, 'ImageNet mean/std'),
+        ), 'required when the model states none (registry, backbone.json, Teachable Machine metadata.json)'),
+        field('cutLayer', 'Cut layer', h('input', { type: 'text', name: 'cutLayer', placeholder: 'default rule' }), 'bnlab layers --backbone <b> lists them'),
+      ),
       field('data', 'Data folder', h('select', { name: 'data' }, h('option', { value: '' }, 'loading…')), 'image folders under the configured data roots'),
       h('fieldset', { class: 'field', 'data-field': 'policies' },
         h('legend', {}, 'Policy (pick several to compare them)'),
@@ -179,6 +188,8 @@ export class HomeView {
       batchSize: number('batchSize'),
       optimizer: { lr: number('lr') },
     };
+    if (value('preprocessing')) recipe.preprocessing = value('preprocessing');
+    if (value('cutLayer').trim()) recipe.cutLayer = value('cutLayer').trim();
     if (!policies.length) {
       this.showErrors([{ field: 'policies', message: 'pick at least one policy' }]);
       return;

@@ -3,7 +3,9 @@
  * picked layers, a layers × time drift heatmap, the batch-vs-running gap, and the run's log.
  */
 import type { RunEvent } from '../../../server/schema/events.ts';
+import type { Preprocessing } from '../../../server/schema/preprocessing.ts';
 import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/schema/api.ts';
+import { api } from '../api.ts';
 import { DriftHeatmap } from '../charts/drift-heatmap.ts';
 import { LiveLineChart } from '../charts/live-line-chart.ts';
 import { LAYER_PALETTE } from '../charts/setup.ts';
@@ -83,6 +85,7 @@ export class RunView {
     this.summary.replaceChildren(
       h('dl', { class: 'facts' },
         started ? [h('dt', {}, 'backbone'), h('dd', {}, `${started.backbone.name} (${started.backbone.bnLayers.length} BN layers, ${started.backbone.inputSize}px)`)] : null,
+        started?.backbone.cutLayer ? [h('dt', {}, 'input'), h('dd', {}, `preprocessing ${preprocessingLabel(started.backbone.preprocessing)} · cut at ${started.backbone.cutLayer}`)] : null,
         started ? [h('dt', {}, 'data'), h('dd', {}, `${started.classes.length} classes · ${started.trainCount} train / ${started.valCount} val · backend ${started.backend}`)] : null,
         started ? [h('dt', {}, 'policy'), h('dd', {}, `${started.policy.name}: ${started.policy.description}`)] : null,
         last ? [h('dt', {}, 'val accuracy'), h('dd', {}, `${formatPercent(last.val.accuracy)} (loss ${formatNumber(last.val.loss)}) after epoch ${last.epoch + 1}`)] : null,
@@ -174,4 +177,13 @@ export class RunView {
     [this.loss, this.accuracy, this.drift, this.gap].forEach((c) => c.destroy());
     this.heatmap.destroy();
   }
+}
+
+/** '[-1, 1]', '[0, 1]', 'imagenet' or 'mean … / std …' (the schema's describePreprocessing without importing zod into the page). */
+function preprocessingLabel(p: Preprocessing | undefined): string {
+  if (p === undefined) return '?';
+  if (p === 'minus1to1') return '[-1, 1]';
+  if (p === 'zero1') return '[0, 1]';
+  if (p === 'imagenet') return 'ImageNet mean/std';
+  return `mean ${p.mean.join(', ')} / std ${p.std.join(', ')}`;
 }
