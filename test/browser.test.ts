@@ -81,7 +81,7 @@ describe('dashboard in a real browser', () => {
     const rows = await page.$$eval('[data-final-table] tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')),
     );
-    expect(rows.map((r) => r[0])).toEqual(['freeze-all', 'train-bn', 'adabn']);
+    expect(rows.map((r) => r[0])).toEqual(['freeze-all', 'train-bn', 'train-bn+precise-bn', 'adabn']);
     for (const row of rows) {
       expect(row[1]).toBe('completed');
       expect(row[2]).toMatch(/%$/); // val accuracy filled in

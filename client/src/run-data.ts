@@ -12,6 +12,13 @@ export const DRIFT_METRICS = {
 } as const;
 export type DriftMetric = keyof typeof DRIFT_METRICS;
 
+/** The y-axis title for each measure: its name and unit (all three are dimensionless ratios or nats). */
+export const DRIFT_AXIS: Record<DriftMetric, string> = {
+  meanShift: 'mean shift |μ−μ₀| / σ₀  (pretrained σ units)',
+  logVarRatio: 'log-variance ratio |log σ²/σ₀²|  (nats)',
+  symmetricKl: 'symmetric KL divergence  (nats)',
+};
+
 export interface StepPoint {
   step: number;
   epoch: number;

@@ -3,10 +3,19 @@
  * layer by layer (ranked, largest symmetric KL first), lint findings, and the recommended policy.
  */
 import type { RecipeInspection } from '../../../server/schema/inspect-report.ts';
-import type { BackboneOption, DataListing, InspectJobResponse } from '../../../server/schema/api.ts';
+import type { BackboneOption, DataListing, InspectJobResponse, JobDetail } from '../../../server/schema/api.ts';
 import { api, ApiError } from '../api.ts';
 import { fill, formatNumber, h } from '../dom.ts';
 import { statusBadge } from './controls.ts';
+
+interface InspectForm {
+  backbone: string;
+  data: string;
+  batchSize: number;
+}
+
+/** What was last submitted in this tab: the form shows it again after navigating to the result. */
+let lastSubmitted: InspectForm | null = null;
 
 export class InspectView {
   private readonly result = h('div', { class: 'inspect-result' });
@@ -26,11 +35,8 @@ export class InspectView {
       event.preventDefault();
       this.message.textContent = '';
       try {
-        const { inspectId: id } = await api<{ inspectId: string }>('POST', 'api/inspect', {
-          backbone: backbone.value,
-          data: data.value,
-          batchSize: Number(batch.value),
-        });
+        lastSubmitted = { backbone: backbone.value, data: data.value, batchSize: Number(batch.value) };
+        const { inspectId: id } = await api<{ inspectId: string }>('POST', 'api/inspect', lastSubmitted);
         location.hash = `#/inspect/${encodeURIComponent(id)}`;
       } catch (error) {
         this.message.textContent = error instanceof ApiError && error.fields.length
@@ -45,12 +51,27 @@ export class InspectView {
         form, this.message, this.result,
       ),
     );
-    void Promise.all([api<{ backbones: BackboneOption[] }>('GET', 'api/backbones'), api<DataListing>('GET', 'api/data')]).then(([b, d]) => {
+    // the values to show: the inspected job's own recipe (survives a reload), else the last submitted
+    const shown: Promise<InspectForm | null> = inspectId
+      ? api<JobDetail>('GET', `api/runs/${encodeURIComponent(inspectId)}`)
+          .then((d) => (d.recipe ? { backbone: d.recipe.backbone, data: d.recipe.data, batchSize: d.recipe.batchSize } : lastSubmitted))
+          .catch(() => lastSubmitted)
+      : Promise.resolve(lastSubmitted);
+    void Promise.all([api<{ backbones: BackboneOption[] }>('GET', 'api/backbones'), api<DataListing>('GET', 'api/data'), shown]).then(([b, d, values]) => {
       backbone.replaceChildren(...b.backbones.map((o) => h('option', { value: o.name, selected: o.name === 'demo' }, o.name)));
       // inspect scans the folder as training does: a folder the server would refuse is greyed out, with the reason
       const options = d.datasets.map((s) => h('option', { value: s.path, disabled: !s.trainable, title: s.problem ?? undefined }, s.problem ? `${s.relative} — not usable: ${s.problem}` : s.relative));
       if (!d.demo.ready) options.unshift(h('option', { value: d.demo.path }, 'demo (generated on first use)'));
       data.replaceChildren(...options);
+      if (values) {
+        const pick = (select: HTMLSelectElement, value: string) => {
+          if (![...select.options].some((o) => o.value === value)) select.append(h('option', { value }, value));
+          select.value = value;
+        };
+        pick(backbone, values.backbone);
+        pick(data, values.data);
+        batch.value = String(values.batchSize);
+      }
     });
     if (inspectId) void this.poll(inspectId);
   }

@@ -1,11 +1,12 @@
 /** POST /api/runs (queue a run → 201 { runId }), GET /api/runs[?kind=], GET /api/runs/:id, POST /api/runs/:id/stop, GET /api/runs/:id/metrics[?afterSeq=]. */
 import express from 'express';
 import { z } from 'zod';
-import type { JobDetail, MetricsResponse } from '../../schema/api.ts';
+import type { JobDetail, JobListing, MetricsResponse } from '../../schema/api.ts';
 import { RecipeSchema } from '../../schema/recipe.ts';
 import { validate } from '../validation.ts';
 import { findJob, queryOf, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
+import { removedJobs } from './removed-jobs.ts';
 
 const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect']).optional() });
 const MetricsQuerySchema = z.strictObject({ afterSeq: z.coerce.number().int().nonnegative().default(0) });
@@ -24,7 +25,15 @@ export function runRoutes({ config, queue }: RouteContext): express.Router {
   router.get('/runs', (req, res) => {
     const query = validate(ListQuerySchema, queryOf(req), res, ['query']);
     if (!query) return;
-    res.json({ runs: queue.list(query.kind) });
+    const removed = removedJobs(queue);
+    const runs: JobListing[] = queue
+      .list(query.kind)
+      .filter((summary) => !removed.has(summary.id))
+      .map((summary) => {
+        const recipe = queue.get(summary.id)?.recipe ?? null;
+        return { ...summary, backbone: recipe?.backbone ?? null, data: recipe?.data ?? null };
+      });
+    res.json({ runs });
   });
 
   router.get('/runs/:id', (req, res) => {
