@@ -6,7 +6,7 @@
  * axis. The figure has PNG (Chart.js toBase64Image) and CSV/JSON (raw points) download buttons.
  *
  * The canvas carries `data-points` (total points drawn), `data-plotted-sum` (Σ of the plotted y,
- * so a test can see smoothing change the series), `data-smoothing` and `data-scale`.
+ * so a test can see smoothing change the series), `data-smoothing`, `data-scale` and `data-y-label`.
  */
 import type { ChartDataset, ScatterDataPoint } from 'chart.js';
 import { h } from '../dom.ts';
@@ -232,6 +232,7 @@ export class LiveLineChart {
     this.canvas.dataset.plottedSum = sum.toPrecision(8);
     this.canvas.dataset.smoothing = String(this.smoothing);
     this.canvas.dataset.scale = this.logY ? 'log' : 'linear';
+    this.canvas.dataset.yLabel = String(this.chart.options.scales!.y!.title?.text ?? '');
   }
 
   /** Downloaded files are named `<prefix>-<chart id>.<ext>`; the view sets the prefix (run id). */

@@ -181,13 +181,14 @@ export class ComparisonView {
 
   /** One sentence per policy, from the measured numbers (policy-story.ts). */
   private renderStories(): void {
-    const outcomes = this.runs.filter((r) => r.summary && r.policy).map((r) => ({ policy: r.policy!, summary: r.summary! }));
+    // the policy as the comparison asked for it (its label), e.g. 'train-bn+precise-bn'
+    const outcomes = this.runs.filter((r) => r.summary).map((r) => ({ runId: r.runId, policy: this.labelOf.get(r.runId) ?? r.policy ?? r.runId, summary: r.summary! }));
     if (!outcomes.length) return;
     const classes = [...this.data.runs.values()].find((r) => r.started)?.started?.classes.length ?? 0;
     const stories = policyStories(outcomes, classes);
     fill(this.stories,
       h('h2', {}, 'What happened'),
-      h('ul', {}, outcomes.map(({ policy }) => h('li', { 'data-story': policy }, h('span', { class: 'swatch', style: `background:${this.colourOf(this.runs.find((r) => r.policy === policy)!.runId)}` }), stories.get(policy) ?? ''))),
+      h('ul', {}, outcomes.map(({ policy, runId }) => h('li', { 'data-story': policy }, h('span', { class: 'swatch', style: `background:${this.colourOf(runId)}` }), stories.get(policy) ?? ''))),
     );
   }
 
