@@ -37,7 +37,8 @@ export function toRow(job: JobSummary & Partial<Pick<JobListing, 'backbone' | 'd
     id: job.id,
     name: job.name,
     kind: job.kind,
-    policy: job.policies.join(', ') || '–',
+    // a run read back from disk without checkpoint.json knows its policy only from its events
+    policy: (job.policies.some((p) => p !== 'unknown') ? job.policies : job.runs.map((r) => r.policy ?? 'unknown')).join(', ') || '–',
     backbone: shortName(job.backbone ?? null),
     data: shortName(job.data ?? null),
     bestValAccuracy: accuracies.length ? Math.max(...accuracies) : null,
