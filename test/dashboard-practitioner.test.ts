@@ -182,6 +182,7 @@ describe.runIf(haveChromium && haveDigits)('dashboard for practitioners (issue 1
     await page.waitForSelector('[data-predict-result] li', { timeout: 60_000 });
     const labels = await page.$$eval('[data-predict-result] li', (items) => items.map((li) => li.getAttribute('data-label')));
     expect(labels.sort()).toEqual(['3', '8']);
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'dashboard-run.png'), fullPage: true });
   });
 
   it('re-run with changes prefills the form; overlay of runs from different jobs; delete', async () => {
@@ -200,6 +201,7 @@ describe.runIf(haveChromium && haveDigits)('dashboard for practitioners (issue 1
     expect(await page.$$eval('[data-final-table] tbody tr', (rows) => rows.length)).toBe(2);
     const results = await downloaded(page, () => page.click('h2 [data-export=json]'));
     expect(JSON.parse(results.bytes.toString('utf8')).map((r: Record<string, string>) => r.status)).toEqual(['completed', 'completed']);
+    await page.screenshot({ path: path.join(OUTPUT_DIR, 'dashboard-overlay.png'), fullPage: true });
 
     await page.goto(`${url}#/job/stored-00`);
     await page.waitForSelector('[data-action=delete]');

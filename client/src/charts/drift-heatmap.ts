@@ -15,10 +15,10 @@ const TOP_MARGIN = 4;
 const RIGHT_MARGIN = 8;
 const MAX_LABEL_WIDTH = 170;
 
-/** About `count` round numbers between lo and hi (1, 2, 5 × 10^k steps). */
+/** About `count` whole round numbers between lo and hi (steps of 1, 2, 5 × 10^k, at least 1). */
 export function niceTicks(lo: number, hi: number, count: number): number[] {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / Math.max(1, count);
+  const raw = Math.max(1, (hi - lo) / Math.max(1, count));
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
@@ -201,12 +201,15 @@ export class DriftHeatmap {
     context.textAlign = 'center';
     context.textBaseline = 'top';
     const columnWidth = plot.width / cols;
+    let lastX = -Infinity;
     for (const tick of niceTicks(first, last, Math.max(2, Math.floor(plot.width / 70)))) {
       let nearest = 0;
       for (let c = 1; c < cols; c++) if (Math.abs(this.steps[c] - tick) < Math.abs(this.steps[nearest] - tick)) nearest = c;
       const x = plot.left + (nearest + 0.5) * columnWidth;
+      if (x - lastX < 36) continue; // several ticks landed on one column, or too close to read
+      lastX = x;
       context.fillRect(x, plot.top + plot.height, 1, 4);
-      context.fillText(String(tick), x, plot.top + plot.height + 5);
+      context.fillText(String(this.steps[nearest]), x, plot.top + plot.height + 5);
     }
     context.textAlign = 'right';
     context.fillText('step', width - RIGHT_MARGIN, plot.top + plot.height + 17);

@@ -39,6 +39,13 @@ export interface SeriesStyle {
 
 type LineDataset = ChartDataset<'line', ScatterDataPoint[]>;
 
+/** Tick labels: up to 3 significant digits, no trailing zeros (0.000123 → 1.23e-4). */
+function formatTick(value: number): string {
+  if (value === 0) return '0';
+  const abs = Math.abs(value);
+  return abs < 1e-3 || abs >= 1e5 ? value.toExponential(1) : String(Number(value.toPrecision(3)));
+}
+
 interface Point {
   x: number;
   y: number;
@@ -100,7 +107,10 @@ export class LiveLineChart {
             title: { display: true, text: options.yLabel },
             min: options.yMin,
             max: options.yMax,
-            ticks: percent ? { callback: (value) => `${Math.round(Number(value) * 100)} %` } : {},
+            // a log axis makes a tick per minor decade step: keep a few, with short labels
+            ticks: percent
+              ? { callback: (value) => `${Math.round(Number(value) * 100)} %` }
+              : { maxTicksLimit: 7, autoSkip: true, autoSkipPadding: 6, callback: (value) => formatTick(Number(value)) },
           },
         },
         plugins: {
