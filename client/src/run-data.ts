@@ -12,11 +12,11 @@ export const DRIFT_METRICS = {
 } as const;
 export type DriftMetric = keyof typeof DRIFT_METRICS;
 
-/** The y-axis title for each measure: its name and unit (all three are dimensionless ratios or nats). */
+/** The y-axis title for each measure: its name and unit (the formula is in DRIFT_METRICS, the picker's text). */
 export const DRIFT_AXIS: Record<DriftMetric, string> = {
-  meanShift: 'mean shift |μ−μ₀| / σ₀  (pretrained σ units)',
-  logVarRatio: 'log-variance ratio |log σ²/σ₀²|  (nats)',
-  symmetricKl: 'symmetric KL divergence  (nats)',
+  meanShift: 'mean shift (σ₀ units)',
+  logVarRatio: 'log-variance ratio (nats)',
+  symmetricKl: 'symmetric KL (nats)',
 };
 
 export interface StepPoint {

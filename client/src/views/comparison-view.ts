@@ -22,7 +22,7 @@ export class ComparisonView {
   private metric: DriftMetric = 'meanShift';
   private layer: string | null = null;
   private autoLayer = true;
-  private readonly totalDrift = new LiveLineChart({ id: 'total-drift', title: 'Total BN drift (Σ over layers of mean shift)', xLabel: 'step', yLabel: 'Σ mean shift  (pretrained σ units)' });
+  private readonly totalDrift = new LiveLineChart({ id: 'total-drift', title: 'Total BN drift (Σ over layers of mean shift)', xLabel: 'step', yLabel: 'Σ mean shift (σ₀ units)' });
   private readonly layerDrift = new LiveLineChart({ id: 'layer-drift', title: 'Drift of one layer', xLabel: 'step', yLabel: DRIFT_AXIS.meanShift });
   private readonly loss = new LiveLineChart({ id: 'loss', title: 'Train loss', xLabel: 'step', yLabel: 'cross-entropy loss (nats)' });
   private readonly valAccuracy = new LiveLineChart({ id: 'val-accuracy', title: 'Val accuracy (inference-mode BN), per epoch', xLabel: 'step', yLabel: 'val accuracy (%)', yMin: 0, yMax: 1, percent: true });

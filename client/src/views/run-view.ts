@@ -25,7 +25,7 @@ export class RunView {
   private readonly loss = new LiveLineChart({ id: 'loss', title: 'Loss', xLabel: 'step', yLabel: 'cross-entropy loss (nats)' });
   private readonly accuracy = new LiveLineChart({ id: 'accuracy', title: 'Accuracy', xLabel: 'step', yLabel: 'accuracy (%)', yMin: 0, yMax: 1, percent: true });
   private readonly drift = new LiveLineChart({ id: 'drift', title: 'BN drift per layer', xLabel: 'step', yLabel: DRIFT_AXIS.meanShift });
-  private readonly gap = new LiveLineChart({ id: 'gap', title: 'Batch vs running statistics gap', xLabel: 'step', yLabel: 'batch gap |μ_batch−μ| / σ  (σ units)' });
+  private readonly gap = new LiveLineChart({ id: 'gap', title: 'Batch vs running statistics gap', xLabel: 'step', yLabel: 'batch gap |μ_batch−μ|/σ (σ units)' });
   private readonly heatmap = new DriftHeatmap('Drift heatmap: BN layers (input at top) × step', 'run');
   private readonly events: RunEvent[] = [];
   private readonly folder = h('div', { class: 'run-folder-slot' });
