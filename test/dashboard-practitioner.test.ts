@@ -214,15 +214,21 @@ describe.runIf(haveChromium && haveDigits)('dashboard for practitioners (issue 1
     expect((await getJson(`${url}api/runs/stored-00`)).status).toBe(404);
   });
 
-  it('inspect keeps its form values after submitting', async () => {
+  it('inspect keeps its form values after showing a result; its ranking downloads as CSV', async () => {
     await page.goto(`${url}#/inspect`);
     await page.waitForFunction((data) => [...document.querySelectorAll('select[name=data] option')].some((o) => (o as HTMLOptionElement).value === data), dataset);
     await page.selectOption('select[name=data]', dataset);
     await page.fill('input[name=batchSize]', '8');
     await page.click('.inspect-view button[type=submit]');
     await page.waitForFunction(() => /^#\/inspect\/.+/.test(location.hash));
+    await page.waitForSelector('[data-recommendation]', { timeout: 60_000 });
     await page.waitForFunction((data) => (document.querySelector('select[name=data]') as HTMLSelectElement).value === data, dataset);
     expect(await page.inputValue('input[name=batchSize]')).toBe('8');
+    const ranking = await downloaded(page, () => page.click('.inspect-result [data-export=csv]'));
+    const rows = ranking.bytes.toString('utf8').trim().split('\r\n');
+    expect(rows[0]).toBe('#,layer,symmetric KL (nats),relative to the largest,mean shift (σ₀ units),log-var ratio (nats),channels');
+    expect(rows.length).toBe(12); // the demo backbone's 11 BN layers
+    expect(Number(rows[1].split(',')[3])).toBe(1); // ranked first: the largest
     expect(pageErrors).toEqual([]);
   });
 });

@@ -152,19 +152,20 @@ export class ComparisonView {
     const complete = this.complete;
     this.table.dataset.complete = String(complete);
     this.table.replaceChildren(
-      h('thead', {}, h('tr', {}, ['run', 'status', 'val accuracy', 'val loss (nats)', 'val acc., BN train mode', 'time', 'steps', 'total drift (Σ mean shift)'].map((c) => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, (['run', 'status', 'val accuracy (%)', 'val loss (nats)', 'val acc., BN train mode (%)', 'time (s)', 'steps', 'total drift (Σ mean shift)'] as const).map((c) => h('th', {}, c)))),
       h('tbody', {},
         this.runs.map((r) => {
           const s = r.summary;
           return h('tr', { 'data-run': r.runId },
             h('td', {}, h('span', { class: 'swatch', style: `background:${this.colourOf(r.runId)}` }), this.labelOf.get(r.runId) ?? r.runId),
             h('td', {}, statusBadge(r.status)),
-            h('td', { class: 'num' }, formatPercent(s?.valAccuracy)),
-            h('td', { class: 'num' }, formatNumber(s?.valLoss)),
-            h('td', { class: 'num' }, formatPercent(s?.valTrainModeAccuracy)),
-            h('td', { class: 'num' }, formatSeconds(s?.seconds)),
+            // exports carry full-precision values (data-export); the cells show rounded ones
+            h('td', { class: 'num', 'data-export': s ? (s.valAccuracy * 100).toString() : '' }, formatPercent(s?.valAccuracy)),
+            h('td', { class: 'num', 'data-export': s?.valLoss ?? '' }, formatNumber(s?.valLoss)),
+            h('td', { class: 'num', 'data-export': s?.valTrainModeAccuracy != null ? (s.valTrainModeAccuracy * 100).toString() : '' }, formatPercent(s?.valTrainModeAccuracy)),
+            h('td', { class: 'num', 'data-export': s?.seconds ?? '' }, formatSeconds(s?.seconds)),
             h('td', { class: 'num' }, s ? String(s.steps) : '–'),
-            h('td', { class: 'num' }, formatNumber(s?.totalMeanShift)),
+            h('td', { class: 'num', 'data-export': s?.totalMeanShift ?? '' }, formatNumber(s?.totalMeanShift)),
           );
         }),
       ),

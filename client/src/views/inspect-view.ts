@@ -6,6 +6,7 @@ import type { RecipeInspection } from '../../../server/schema/inspect-report.ts'
 import type { BackboneOption, DataListing, InspectJobResponse, JobDetail } from '../../../server/schema/api.ts';
 import { api, ApiError } from '../api.ts';
 import { fill, formatNumber, h } from '../dom.ts';
+import { downloadJson, tableExportButtons } from '../download.ts';
 import { statusBadge } from './controls.ts';
 
 interface InspectForm {
@@ -96,8 +97,7 @@ export class InspectView {
   }
 
   private render(report: RecipeInspection): void {
-    const byName = new Map(report.layers.map((l) => [l.layer, l]));
-    const maxKl = Math.max(...report.layers.map((l) => l.symmetricKl), 1e-12);
+    const ranking = this.rankingTable(report);
     fill(this.result,
       h('div', { class: 'recommendation', 'data-recommendation': report.recommendation.policy },
         h('h2', {}, 'Recommended policy: ', h('code', {}, report.recommendation.policy)),
@@ -106,25 +106,32 @@ export class InspectView {
       h('p', { class: 'muted' }, `${report.backbone} on ${report.data}: ${report.images} images measured (${report.classes.length} classes, ${report.trainCount} train / ${report.valCount} val), backend ${report.backend}. Median mean shift ${formatNumber(report.summary.medianMeanShift)}, median log-variance ratio ${formatNumber(report.summary.medianLogVarRatio)}.`),
       report.lint.length ? h('ul', { class: 'lint' }, report.lint.map((f) => h('li', {}, h('code', {}, f.code), ' ', f.message))) : null,
       report.warnings.length ? h('ul', { class: 'lint' }, report.warnings.map((w) => h('li', {}, w))) : null,
-      h('h2', {}, 'BN layers ranked by mismatch (symmetric KL)'),
-      h('table', { class: 'ranking' },
-        h('thead', {}, h('tr', {}, ['#', 'layer', 'symmetric KL', '', 'mean shift', 'log-var ratio', 'channels'].map((c) => h('th', {}, c)))),
+      h('h2', {}, 'BN layers ranked by mismatch (symmetric KL) ', tableExportButtons(ranking, () => `inspect-${report.backbone}-ranking`),
+        h('button', { type: 'button', class: 'small', 'data-export': 'report-json', onclick: () => downloadJson(`inspect-${report.backbone}-report`, report) }, 'full report JSON')),
+      ranking,
+    );
+  }
+
+  private rankingTable(report: RecipeInspection): HTMLTableElement {
+    const byName = new Map(report.layers.map((l) => [l.layer, l]));
+    const maxKl = Math.max(...report.layers.map((l) => l.symmetricKl), 1e-12);
+    return h('table', { class: 'ranking' },
+        h('thead', {}, h('tr', {}, ['#', 'layer', 'symmetric KL (nats)', 'relative to the largest', 'mean shift (σ₀ units)', 'log-var ratio (nats)', 'channels'].map((c, i) => h('th', { 'data-export': c }, i === 3 ? '' : c)))),
         h('tbody', {},
           report.ranking.map((name, i) => {
             const layer = byName.get(name)!;
             return h('tr', {},
               h('td', { class: 'num' }, String(i + 1)),
               h('td', {}, h('code', {}, name)),
-              h('td', { class: 'num' }, formatNumber(layer.symmetricKl)),
-              h('td', { class: 'bar-cell' }, h('div', { class: 'bar', style: `width:${((layer.symmetricKl / maxKl) * 100).toFixed(1)}%` })),
-              h('td', { class: 'num' }, formatNumber(layer.meanShift)),
-              h('td', { class: 'num' }, formatNumber(layer.logVarRatio)),
+              h('td', { class: 'num', 'data-export': layer.symmetricKl }, formatNumber(layer.symmetricKl)),
+              h('td', { class: 'bar-cell', 'data-export': layer.symmetricKl / maxKl }, h('div', { class: 'bar', style: `width:${((layer.symmetricKl / maxKl) * 100).toFixed(1)}%` })),
+              h('td', { class: 'num', 'data-export': layer.meanShift }, formatNumber(layer.meanShift)),
+              h('td', { class: 'num', 'data-export': layer.logVarRatio }, formatNumber(layer.logVarRatio)),
               h('td', { class: 'num' }, String(layer.channels)),
             );
           }),
         ),
-      ),
-    );
+      );
   }
 
   dispose(): void {
