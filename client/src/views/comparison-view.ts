@@ -25,7 +25,7 @@ export class ComparisonView {
   private readonly totalDrift = new LiveLineChart({ id: 'total-drift', title: 'Total BN drift (Σ over layers of mean shift)', xLabel: 'step', yLabel: 'Σ mean shift (σ₀ units)' });
   private readonly layerDrift = new LiveLineChart({ id: 'layer-drift', title: 'Drift of one layer', xLabel: 'step', yLabel: DRIFT_AXIS.meanShift });
   private readonly loss = new LiveLineChart({ id: 'loss', title: 'Train loss', xLabel: 'step', yLabel: 'cross-entropy loss (nats)' });
-  private readonly valAccuracy = new LiveLineChart({ id: 'val-accuracy', title: 'Val accuracy (inference-mode BN), per epoch', xLabel: 'step', yLabel: 'val accuracy (%)', yMin: 0, yMax: 1, percent: true });
+  private readonly valAccuracy = new LiveLineChart({ id: 'val-accuracy', title: 'Val accuracy (inference-mode BN), per epoch and final', xLabel: 'step', yLabel: 'val accuracy (%)', yMin: 0, yMax: 1, percent: true });
   private readonly heatmaps = new Map<string, DriftHeatmap>();
   private readonly labelOf = new Map<string, string>();
   private readonly heatmapRow = h('div', { class: 'heatmap-row' });
@@ -209,6 +209,13 @@ export class ComparisonView {
         case 'epochEnd':
           this.valAccuracy.push(run.runId, event.step, event.val.accuracy);
           break;
+        case 'runFinished': {
+          // PreciseBN re-evaluates after the last epoch: plot the final accuracy where it differs
+          const last = run.epochs[run.epochs.length - 1];
+          const final = event.summary?.valAccuracy;
+          if (last && final !== undefined && final !== last.val.accuracy) this.valAccuracy.push(run.runId, last.step, final);
+          break;
+        }
         case 'bnStats': {
           drifted = true;
           const snapshot = run.snapshots[run.snapshots.length - 1];

@@ -161,6 +161,13 @@ export class RunView {
         this.accuracy.push('val', event.step, event.val.accuracy);
         this.accuracy.push('valTrainMode', event.step, event.valTrainModeAccuracy);
         break;
+      case 'runFinished': {
+        // PreciseBN re-evaluates after the last epoch: plot the final accuracy where it differs
+        const last = this.run.epochs[this.run.epochs.length - 1];
+        const final = event.summary?.valAccuracy;
+        if (last && final !== undefined && final !== last.val.accuracy) this.accuracy.push('val', last.step, final);
+        break;
+      }
       case 'bnStats': {
         this.heatmap.setLayers(this.run.layers);
         const snapshot = this.run.snapshots[this.run.snapshots.length - 1];
