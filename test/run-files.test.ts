@@ -65,10 +65,13 @@ describe('run folder routes', () => {
     await waitForJob(url, runId, ['completed']);
     const post = (body: BodyInit, type: string) => fetch(`${url}api/runs/${runId}/predict`, { method: 'POST', headers: { 'content-type': type }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
     expect((await post('hello', 'text/plain')).status).toBe(415);
+    expect((await post('hello', 'constructor')).status).toBe(415);
     const lying = await post('not a png at all', 'image/png');
     expect(lying.status).toBe(415);
     expect(lying.body.error).toMatch(/first bytes/);
-    expect((await post(Buffer.alloc(9 * 1024 * 1024), 'image/png')).status).toBe(413);
+    const large = await post(Buffer.alloc(9 * 1024 * 1024), 'image/png');
+    expect(large.status).toBe(413);
+    expect(large.body.error).toMatch(/image too large \(limit 8mb\)/);
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(16)]);
     const noModel = await post(png, 'image/png');
     expect(noModel.status).toBe(409);

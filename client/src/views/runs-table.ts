@@ -77,7 +77,7 @@ export class RunsTable {
   }
 
   private rows(): RunRow[] {
-    return [...this.jobs.values()].filter((job) => job.kind !== 'inspect').map((job) => toRow(job));
+    return [...this.jobs.values()].map((job) => toRow(job));
   }
 
   private render(): void {
@@ -141,7 +141,7 @@ export class RunsTable {
     return h('tr', { 'data-job': row.id },
       h('td', {}, box),
       h('td', { 'data-export': row.status }, statusBadge(row.status)),
-      h('td', {}, h('a', { href: `#/job/${encodeURIComponent(row.id)}` }, row.name), row.kind === 'comparison' ? h('span', { class: 'muted' }, ` (comparison of ${job.runs.length})`) : null),
+      h('td', {}, h('a', { href: `#/job/${encodeURIComponent(row.id)}` }, row.name), row.kind === 'comparison' ? h('span', { class: 'muted' }, ` (comparison of ${job.runs.length})`) : row.kind === 'inspect' ? h('span', { class: 'muted' }, ' (inspect)') : null),
       h('td', {}, row.policy),
       h('td', { title: job.backbone ?? '' }, row.backbone),
       h('td', { title: job.data ?? '' }, row.data),

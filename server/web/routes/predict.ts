@@ -30,6 +30,11 @@ const IMAGE_TYPES: Record<string, { ext: string; magic: (b: Buffer) => boolean }
   'image/webp': { ext: '.webp', magic: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
 };
 
+/** The accepted image type of a Content-Type (own keys only: no `constructor` or `__proto__`). */
+function imageType(type: string) {
+  return Object.hasOwn(IMAGE_TYPES, type) ? IMAGE_TYPES[type] : undefined;
+}
+
 function tsxLoader(): string {
   try {
     return import.meta.resolve('tsx');
@@ -65,15 +70,25 @@ function classify(checkpointDir: string, file: string): Promise<ChildAnswer> {
 export function predictRoutes({ config, queue }: RouteContext): express.Router {
   const router = express.Router();
   let busy = false;
-  router.post('/runs/:id/predict', express.raw({ type: () => true, limit: PREDICT_BODY_LIMIT }), async (req, res) => {
-    const found = findJob(queue, req, res);
-    if (!found) return;
+  const readImage = express.raw({ type: () => true, limit: PREDICT_BODY_LIMIT });
+  /** The Content-Type is checked before the body is read; a body over the limit gets its own 413. */
+  const imageBody: express.RequestHandler = (req, res, next) => {
     const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const kind = IMAGE_TYPES[type];
-    if (!kind) {
+    if (!imageType(type)) {
       res.status(415).json({ error: `send the image itself as the body, with Content-Type ${Object.keys(IMAGE_TYPES).join(', ')}; got ${type || 'none'}` });
       return;
     }
+    readImage(req, res, (error?: unknown) => {
+      if ((error as { type?: string } | undefined)?.type === 'entity.too.large') {
+        res.status(413).json({ error: `image too large (limit ${PREDICT_BODY_LIMIT})` });
+      } else next(error);
+    });
+  };
+  router.post('/runs/:id/predict', imageBody, async (req, res) => {
+    const found = findJob(queue, req, res);
+    if (!found) return;
+    const type = String(req.headers['content-type']).split(';')[0].trim().toLowerCase();
+    const kind = imageType(type)!; // imageBody answered 415 for anything else
     const body = req.body as Buffer;
     if (!Buffer.isBuffer(body) || body.length === 0) {
       res.status(400).json({ error: 'the request has no image in its body' });
