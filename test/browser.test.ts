@@ -81,11 +81,16 @@ describe('dashboard in a real browser', () => {
     const rows = await page.$$eval('[data-final-table] tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')),
     );
-    expect(rows.map((r) => r[0])).toEqual(['freeze-all', 'train-bn', 'adabn']);
+    expect(rows.map((r) => r[0])).toEqual(['freeze-all', 'train-bn', 'train-bn+precise-bn', 'adabn']);
     for (const row of rows) {
       expect(row[1]).toBe('completed');
       expect(row[2]).toMatch(/%$/); // val accuracy filled in
     }
+    // one sentence per policy, from the measured numbers (client/src/policy-story.ts)
+    const stories = await page.$$eval('[data-story]', (items) => items.map((li) => [li.getAttribute('data-story'), li.textContent ?? '']));
+    expect(stories.map(([policy]) => policy)).toEqual(['freeze-all', 'train-bn', 'train-bn+precise-bn', 'adabn']);
+    for (const [, text] of stories) expect(text).toMatch(/\d+\.\d %/);
+    expect(stories[2][1]).toMatch(/PreciseBN .* without it/);
     const heatmapColumns = await page.$$eval('canvas[data-heatmap]', (cs) => cs.map((c) => Number((c as HTMLElement).dataset.columns)));
     expect(heatmapColumns.every((n) => n > 1)).toBe(true);
 

@@ -5,7 +5,7 @@
  *
  *   node --import tsx tools/screenshot-dashboard.ts [--during] [--out docs/dashboard.png]
  *
- * Default: wait until all three policies have finished (lines separated, final table filled).
+ * Default: wait until all four policies have finished (lines separated, final table filled).
  * --during: shoot while the second policy is training instead. Chromium: /usr/bin/chromium or
  * BNLAB_CHROMIUM. Runs go to a temporary checkpoints folder.
  */
@@ -49,6 +49,8 @@ async function main(): Promise<void> {
       await page.waitForTimeout(1000);
     }
     await page.waitForTimeout(800); // let the last animation frame draw
+    // what the page says happened (policy-story.ts, from the measured numbers), for the record
+    for (const story of await page.$$eval('[data-story]', (items) => items.map((li) => li.textContent?.trim() ?? ''))) console.log(`  ${story}`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     await page.screenshot({ path: out, fullPage: true });
     console.log(`saved ${path.relative(process.cwd(), out)}`);

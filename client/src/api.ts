@@ -34,12 +34,26 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
+function authHeaders(): Record<string, string> {
   const token = authToken();
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** A file from the API as a Blob (downloads go through fetch so the token header is sent). */
+export async function apiBlob(url: string): Promise<Blob> {
+  const response = await fetch(url, { headers: authHeaders() });
+  if (!response.ok) {
+    const error = (await response.json().catch(() => ({}))) as Partial<ErrorBody>;
+    throw new ApiError(error.error ?? `${response.status} ${response.statusText}`, response.status, error.fields ?? []);
+  }
+  return response.blob();
+}
+
+export async function api<T>(method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  const headers = authHeaders();
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['content-type'] = raw ? body.type : 'application/json';
+  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : raw ? body : JSON.stringify(body) });
   const text = await response.text();
   let parsed: unknown = null;
   try {

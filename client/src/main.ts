@@ -1,4 +1,9 @@
-/** Dashboard entry: a hash router over four views and one socket connection. */
+/**
+ * Dashboard entry: a hash router over the views and one socket connection.
+ *   #/                 runs list, demo, new-run form        #/new/<id>      the form prefilled from a run
+ *   #/job/<id>         a run or a comparison                #/overlay/<id>,<id>…  any runs on one set of axes
+ *   #/inspect[/<id>]   inspect before training
+ */
 import './charts/setup.ts';
 import type { JobDetail } from '../../server/schema/api.ts';
 import { api, authToken } from './api.ts';
@@ -32,6 +37,22 @@ async function route(): Promise<void> {
   const id = rawId ? decodeURIComponent(rawId) : null;
   if (section === 'inspect') {
     current = new InspectView(root, id);
+    return;
+  }
+  if (section === 'new') {
+    current = new HomeView(root, live, id);
+    return;
+  }
+  if (section === 'overlay' && id) {
+    root.replaceChildren(h('p', { class: 'muted' }, 'loading…'));
+    try {
+      const ids = id.split(',').filter(Boolean);
+      const details = await Promise.all(ids.map((one) => api<JobDetail>('GET', `api/runs/${encodeURIComponent(one)}`)));
+      if (ticket !== navigation) return;
+      current = new ComparisonView(root, details.filter((d) => d.kind !== 'inspect'), live, true);
+    } catch (error) {
+      if (ticket === navigation) root.replaceChildren(h('pre', { class: 'error-box' }, (error as Error).message));
+    }
     return;
   }
   if (section === 'job' && id) {

@@ -12,6 +12,13 @@ export const DRIFT_METRICS = {
 } as const;
 export type DriftMetric = keyof typeof DRIFT_METRICS;
 
+/** The y-axis title for each measure: its name and unit (the formula is in DRIFT_METRICS, the picker's text). */
+export const DRIFT_AXIS: Record<DriftMetric, string> = {
+  meanShift: 'mean shift (σ₀ units)',
+  logVarRatio: 'log-variance ratio (nats)',
+  symmetricKl: 'symmetric KL (nats)',
+};
+
 export interface StepPoint {
   step: number;
   epoch: number;

@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { applyRules } from './custom-rules.ts';
 import { describeLayers } from './plan.ts';
 import { resolvePolicy } from './index.ts';
+import { RecipeSchema } from '../schema/recipe.ts';
+import { splitPreciseBn } from '../schema/policy-names.ts';
 
 /** conv1 -> bn1 -> relu -> dw2 -> bn2 -> relu -> conv3 -> bn3 -> relu -> gap -> head */
 function tinyBackboneWithHead() {
@@ -77,6 +79,14 @@ describe('policies', () => {
     expect([...two.bnTrainMode]).toEqual(['bn2', 'bn3']);
     const all = resolvePolicy('unfreeze-last:99', layers());
     expect(all.bnTrainMode.size).toBe(3);
+  });
+
+  it('<policy>+precise-bn plans as <policy> (PreciseBN runs after training), and the schema takes it', () => {
+    expect(resolvePolicy('train-bn+precise-bn', layers())).toEqual(resolvePolicy('train-bn', layers()));
+    expect(splitPreciseBn('unfreeze-last:2+precise-bn')).toEqual({ policy: 'unfreeze-last:2', preciseBn: true });
+    expect(splitPreciseBn('adabn')).toEqual({ policy: 'adabn', preciseBn: false });
+    expect(RecipeSchema.safeParse({ backbone: 'demo', data: 'd', policy: 'train-bn+precise-bn' }).success).toBe(true);
+    expect(RecipeSchema.safeParse({ backbone: 'demo', data: 'd', policy: 'train-bn+precise' }).success).toBe(false);
   });
 
   it('custom rules apply in order over a base policy', () => {

@@ -5,6 +5,7 @@
  */
 import type { RunEvent, RunSummary } from './events.ts';
 import type { RecipeInspection } from './inspect-report.ts';
+import type { Preprocessing } from './preprocessing.ts';
 import type { DatasetLayout, PolicySpec, Recipe } from './recipe.ts';
 
 /**
@@ -144,4 +145,43 @@ export interface InspectJobResponse {
   progress: InspectProgress | null;
   report: RecipeInspection | null;
   error: string | null;
+}
+
+/** GET /api/runs lists jobs with what the runs table shows besides the summary. */
+export interface JobListing extends JobSummary {
+  /** the recipe's backbone and data folder (null when the job has no recipe on record) */
+  backbone: string | null;
+  data: string | null;
+}
+
+/** A file of a run folder the dashboard offers for download. */
+export interface RunFile {
+  name: string;
+  bytes: number;
+}
+
+/** GET /api/runs/:id/files: the run folder of each run of a job, as stored on disk. */
+export interface RunFolder {
+  runId: string;
+  /** absolute path of `<checkpoints>/<runId>` */
+  dir: string;
+  exists: boolean;
+  /** from checkpoint.json; null when no checkpoint was written */
+  preprocessing: Preprocessing | null;
+  classes: string[];
+  inputSize: number | null;
+  /** model.json and the weights it names: the exported model */
+  modelFiles: string[];
+  files: RunFile[];
+}
+
+export interface RunFilesResponse {
+  jobId: string;
+  folders: RunFolder[];
+}
+
+/** POST /api/runs/:id/predict (an image body): the checkpoint's top classes for it. */
+export interface PredictResponse {
+  runId: string;
+  top: { label: string; probability: number }[];
 }

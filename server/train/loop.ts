@@ -14,7 +14,7 @@ import { selectBackend } from '../engine/backend.ts';
 import { RUN_FILES } from '../runs/files.ts';
 import type { CheckpointMeta } from '../schema/checkpoint.ts';
 import type { RunEvent, RunListener, RunSummary } from '../schema/events.ts';
-import { policyName } from '../schema/policy-names.ts';
+import { policyName, splitPreciseBn } from '../schema/policy-names.ts';
 import type { Recipe } from '../schema/recipe.ts';
 import { bnEpsilons, driftAll, snapshotBn, type BnState } from '../stats/drift.ts';
 import { recalibrateBatchNorm } from '../stats/population.ts';
@@ -67,7 +67,10 @@ interface RunState {
   last: { loss: number; accuracy: number; valLoss: number; valAccuracy: number; valTrainMode: number | null };
 }
 
-export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<RunSummary> {
+export async function runTraining(asked: Recipe, opts: RunOptions): Promise<RunSummary> {
+  // `<policy>+precise-bn` (schema/policy-names.ts) is <policy> with PreciseBN after training
+  const variant = typeof asked.policy === 'string' ? splitPreciseBn(asked.policy) : null;
+  const recipe: Recipe = variant?.preciseBn ? { ...asked, preciseBn: true } : asked;
   const started = Date.now();
   const { runId } = opts;
   const outDir = opts.outDir ?? path.join(opts.config.checkpointsDir, runId);

@@ -13,6 +13,7 @@ import { useLeanTraining, type LeanOptions } from '../engine/ops/lean-training.t
 import { resolvePolicy } from '../policies/index.ts';
 import { describeLayers, type ModelLayers, type PolicyPlan } from '../policies/plan.ts';
 import type { PolicySummary } from '../schema/events.ts';
+import { splitPreciseBn } from '../schema/policy-names.ts';
 import type { BnMomentum, PolicySpec } from '../schema/recipe.ts';
 import { kerasMomentum } from '../stats/drift.ts';
 import { applyPlan } from './apply-plan.ts';
@@ -49,9 +50,11 @@ export function applyPolicy(target: TrainableModel, spec: PolicySpec, bnMomentum
   const plan = resolvePolicy(spec, target.layers);
   const momentumKeras = bnMomentum ? kerasMomentum(bnMomentum) : null;
   const variables = applyPlan(target.model, plan, target.bn, momentumKeras);
+  // `train-bn+precise-bn` keeps its own name (run tables, the dashboard's labels) and says so
+  const variant = typeof spec === 'string' && splitPreciseBn(spec).preciseBn;
   const summary: PolicySummary = {
-    name: plan.name,
-    description: plan.description,
+    name: variant ? spec : plan.name,
+    description: variant ? `${plan.description}; then PreciseBN: BN population statistics recomputed over the training data after training` : plan.description,
     trainableLayers: [...plan.trainableLayers],
     bnTrainMode: [...plan.bnTrainMode],
     bnAffineTrainable: [...plan.bnAffineTrainable],

@@ -48,6 +48,11 @@ export const IdSchema = z
   .max(200)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'not a valid id');
 
+/** Routes whose body is not JSON and that check it themselves: POST /runs/:id/predict takes an image (routes/predict.ts). */
+function takesRawBody(method: string, urlPath: string): boolean {
+  return method === 'POST' && /^\/runs\/[^/]+\/predict$/.test(urlPath);
+}
+
 /**
  * Express middleware: a request that carries a body must say it is JSON. Without this, express.json
  * skips a text/plain or form body and the route reports the resulting empty body as
@@ -56,7 +61,7 @@ export const IdSchema = z
 export function requireJsonBody(req: Request, res: Response, next: NextFunction): void {
   const length = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-  if (!hasBody || req.is('application/json')) return next();
+  if (!hasBody || req.is('application/json') || takesRawBody(req.method, req.path)) return next();
   const type = req.headers['content-type'] ?? 'none';
   res.status(415).json({ error: `request body must be JSON (Content-Type: application/json); got Content-Type: ${type}` });
 }

@@ -157,3 +157,35 @@ export class LayerPicker {
     for (const box of this.list.querySelectorAll<HTMLInputElement>('input')) box.checked = this.selected.includes(box.value);
   }
 }
+
+/** Things a chart toolbar drives (LiveLineChart implements them). */
+interface Smoothable {
+  setSmoothing(weight: number): void;
+}
+interface LogScalable {
+  setLogScale(log: boolean): void;
+}
+
+/**
+ * TensorBoard-style smoothing slider: the EMA weight w in [0, 0.99] (debiased, see
+ * charts/smoothing.ts) applied to every chart in `charts`.
+ */
+export function smoothingSlider(charts: Smoothable[], initial = 0): HTMLElement {
+  const value = h('output', { class: 'slider-value' }, initial.toFixed(2));
+  const slider = h('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: initial, 'aria-label': 'smoothing', 'data-control': 'smoothing' });
+  slider.addEventListener('input', () => {
+    const weight = Number(slider.value);
+    value.textContent = weight.toFixed(2);
+    for (const chart of charts) chart.setSmoothing(weight);
+  });
+  return h('label', { class: 'inline control', title: 'exponential moving average, debiased like TensorBoard: Σ wᵗ⁻ⁱxᵢ / Σ wᵗ⁻ⁱ' }, 'smoothing ', slider, value);
+}
+
+/** A checkbox that switches the y axis of `charts` between linear and logarithmic. */
+export function logScaleToggle(charts: LogScalable[]): HTMLElement {
+  const box = h('input', { type: 'checkbox', 'data-control': 'log-scale' });
+  box.addEventListener('change', () => {
+    for (const chart of charts) chart.setLogScale(box.checked);
+  });
+  return h('label', { class: 'inline control', title: 'logarithmic y axis on the loss and drift charts' }, box, ' log scale (loss, drift)');
+}

@@ -1,14 +1,20 @@
 /**
- * First screen: the one-click demo comparison, the list of runs (live), and the new-run form with
- * the server's validation messages next to the fields they are about.
+ * First screen: the one-click demo comparison, the list of runs (live; runs-table.ts), and the
+ * new-run form with the server's validation messages next to the fields they are about. Opened as
+ * `#/new/<id>` the form is prefilled from that run's recipe ("re-run with changes").
  */
-import { NAMED_POLICIES } from '../../../server/schema/policy-names.ts';
-import type { RecipeInput } from '../../../server/schema/recipe.ts';
-import type { BackboneOption, DataListing, FieldError, JobSummary } from '../../../server/schema/api.ts';
+import { NAMED_POLICIES, PRECISE_BN_SUFFIX, UNFREEZE_LAST_PATTERN } from '../../../server/schema/policy-names.ts';
+import type { PolicySpec, Recipe, RecipeInput } from '../../../server/schema/recipe.ts';
+import type { BackboneOption, DataListing, FieldError, JobDetail, JobListing, JobSummary } from '../../../server/schema/api.ts';
 import { api, ApiError } from '../api.ts';
 import { h } from '../dom.ts';
 import type { LiveConnection } from '../live.ts';
-import { statusBadge } from './controls.ts';
+import { RunsTable } from './runs-table.ts';
+
+/** Policy check boxes the form offers besides the named ones and unfreeze-last. */
+const VARIANTS: Record<string, string> = {
+  [`train-bn${PRECISE_BN_SUFFIX}`]: 'train-bn, then PreciseBN: population statistics recomputed over the training data after training',
+};
 
 
 /** Form inputs by the recipe field their server error names. */
@@ -23,79 +29,87 @@ const FIELD_OF_PATH: Record<string, string> = {
 };
 
 export class HomeView {
-  private readonly list = h('tbody', {});
-  private readonly jobs = new Map<string, JobSummary>();
+  private readonly table = new RunsTable();
   private readonly form: HTMLFormElement;
+  /** the recipe being re-run with changes (fields the form does not show are kept from it) */
+  private base: Recipe | null = null;
+  /** policies of the cloned job the check boxes cannot show (custom rule lists) */
+  private extraPolicies: PolicySpec[] = [];
+  private readonly cloneNote = h('p', { class: 'muted clone-note' });
   private readonly formMessage = h('p', { class: 'form-message', role: 'status' });
   private readonly demoMessage = h('p', { class: 'form-message', role: 'status' });
   private readonly stopJobUpdates: () => void;
 
-  constructor(root: HTMLElement, live: LiveConnection) {
+  constructor(root: HTMLElement, live: LiveConnection, private readonly cloneFrom: string | null = null) {
     this.form = this.buildForm();
-    const demoButton = h('button', { class: 'primary big', type: 'button', 'data-action': 'run-demo' }, 'Run the demo comparison (freeze-all vs train-bn vs adabn)');
+    const demoButton = h('button', { class: 'primary big', type: 'button', 'data-action': 'run-demo' }, 'Run the demo comparison (freeze-all vs train-bn vs train-bn + PreciseBN vs adabn)');
     demoButton.addEventListener('click', () => void this.startDemo(demoButton));
     root.replaceChildren(
       h('section', { class: 'view home-view', 'data-view': 'home' },
         h('div', { class: 'demo-card' },
           h('h1', {}, 'Watch BatchNorm statistics drift while a backbone fine-tunes'),
-          h('p', {}, 'The demo fine-tunes bnlab’s small embedded backbone on generated images whose colours and contrast differ from its pretraining data, three times with the same split and seed: ',
-            h('b', {}, 'freeze-all'), ' keeps the pretrained BN statistics, ', h('b', {}, 'train-bn'), ' lets them follow the new data, ',
-            h('b', {}, 'adabn'), ' recomputes them once before training. Offline, about a minute.'),
+          h('p', {}, 'The demo fine-tunes bnlab’s small embedded backbone on generated images whose colours and contrast differ from its pretraining data, four times with the same split and seed: ',
+            h('b', {}, 'freeze-all'), ' keeps the pretrained BN statistics, ', h('b', {}, 'train-bn'), ' lets them follow the new data (an EMA of batch statistics), ',
+            h('b', {}, 'train-bn + PreciseBN'), ' does the same and then recomputes the statistics over the training data, ',
+            h('b', {}, 'adabn'), ' recomputes them once before training. When it ends, one sentence per policy says what the measured numbers show. Offline, a minute or two.'),
           demoButton,
           this.demoMessage,
         ),
         h('div', { class: 'columns' },
-          h('section', { class: 'panel' }, h('h2', {}, 'Runs'),
-            h('table', { class: 'run-list' }, h('thead', {}, h('tr', {}, ['', 'name', 'kind', 'progress', 'created'].map((c) => h('th', {}, c)))), this.list)),
-          h('section', { class: 'panel' }, h('h2', {}, 'New run or comparison'), this.form, this.formMessage),
+          h('section', { class: 'panel' }, h('h2', {}, 'Runs'), this.table.element),
+          h('section', { class: 'panel', 'data-panel': 'new-run' }, h('h2', {}, cloneFrom ? 'Re-run with changes' : 'New run or comparison'), this.cloneNote, this.form, this.formMessage),
         ),
       ),
     );
-    this.stopJobUpdates = live.onJob((summary) => {
-      this.jobs.set(summary.id, summary);
-      this.renderList();
-    });
+    this.stopJobUpdates = live.onJob((summary: JobSummary) => this.table.upsert(summary));
     void this.load();
   }
 
   private async load(): Promise<void> {
     try {
-      const { runs } = await api<{ runs: JobSummary[] }>('GET', 'api/runs');
-      for (const job of runs) if (!this.jobs.has(job.id)) this.jobs.set(job.id, job);
-      this.renderList();
+      const { runs } = await api<{ runs: JobListing[] }>('GET', 'api/runs');
+      for (const job of runs) this.table.upsert(job);
     } catch (error) {
-      this.list.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'error' }, (error as Error).message)));
+      this.table.showMessage((error as Error).message);
     }
-    void this.fillOptions();
+    await this.fillOptions();
+    if (this.cloneFrom) void this.prefill(this.cloneFrom);
   }
 
-  private renderList(): void {
-    const jobs = [...this.jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    if (!jobs.length) {
-      this.list.replaceChildren(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No runs yet: start the demo above.')));
-      return;
+  /** Fill the form from a job's recipe and policies ("re-run with changes"). */
+  private async prefill(id: string): Promise<void> {
+    try {
+      const detail = await api<JobDetail>('GET', `api/runs/${encodeURIComponent(id)}`);
+      if (!detail.recipe) throw new Error(`${id} has no recipe on record`);
+      this.base = detail.recipe;
+      const set = (name: string, value: string | number) => {
+        const input = this.form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null;
+        if (!input) return;
+        if (input instanceof HTMLSelectElement && ![...input.options].some((o) => o.value === String(value))) {
+          input.append(h('option', { value: String(value) }, String(value)));
+        }
+        input.value = String(value);
+      };
+      set('backbone', detail.recipe.backbone);
+      set('data', detail.recipe.data);
+      set('epochs', detail.recipe.epochs);
+      set('batchSize', detail.recipe.batchSize);
+      set('lr', detail.recipe.optimizer.lr);
+      (this.form.elements.namedItem('preciseBn') as HTMLInputElement).checked = detail.recipe.preciseBn;
+      const specs = detail.policySpecs.length ? detail.policySpecs : [detail.recipe.policy];
+      this.extraPolicies = [];
+      for (const box of this.form.querySelectorAll<HTMLInputElement>('input[name=policy]')) box.checked = false;
+      for (const spec of specs) {
+        const unfreeze = typeof spec === 'string' ? UNFREEZE_LAST_PATTERN.exec(spec) : null;
+        const box = typeof spec === 'string' ? this.form.querySelector<HTMLInputElement>(`input[name=policy][value="${CSS.escape(unfreeze ? 'unfreeze-last' : spec)}"]`) : null;
+        if (unfreeze) set('unfreezeLast', unfreeze[1]);
+        if (box) box.checked = true;
+        else this.extraPolicies.push(spec);
+      }
+      this.cloneNote.textContent = `Prefilled from ${detail.name} (${detail.id}); fields not shown (seed, augmentation, head, schedule…) are kept from it${this.extraPolicies.length ? `, and ${this.extraPolicies.length} custom polic${this.extraPolicies.length === 1 ? 'y' : 'ies'}` : ''}.`;
+    } catch (error) {
+      this.formMessage.textContent = `could not prefill from ${id}: ${(error as Error).message}`;
     }
-    this.list.replaceChildren(
-      ...jobs.map((job) => {
-        const running = job.runs.filter((r) => r.status === 'running');
-        const current = running[0];
-        const ended = job.runs.filter((r) => r.status !== 'running' && r.status !== 'queued').length;
-        // runs of one job can go on several workers at once: "2 running · 3/6 done · on a:1, b:2"
-        const workers = [...new Set(running.map((r) => r.worker).filter(Boolean))];
-        const progress = running.length > 1
-          ? `${running.length} running · ${ended}/${job.runs.length} done${workers.length ? ` · on ${workers.join(', ')}` : ''}`
-          : current?.totalSteps
-            ? `${job.runs.length > 1 ? `run ${ended + 1}/${job.runs.length} · ` : ''}step ${current.step}/${current.totalSteps}${current.worker ? ` · on ${current.worker}` : ''}`
-            : job.status === 'queued' ? 'waiting' : job.status === 'running' ? 'starting' : `${ended}/${job.runs.length} runs`;
-        return h('tr', { 'data-job': job.id },
-          h('td', {}, statusBadge(job.status)),
-          h('td', {}, h('a', { href: `#/job/${encodeURIComponent(job.id)}` }, job.name)),
-          h('td', {}, job.kind === 'comparison' || job.kind === 'sweep' ? `${job.kind} (${job.runs.length} runs)` : job.kind),
-          h('td', { class: 'num' }, progress),
-          h('td', { class: 'muted' }, new Date(job.createdAt).toLocaleString()),
-        );
-      }),
-    );
   }
 
   private async startDemo(button: HTMLButtonElement): Promise<void> {
@@ -129,9 +143,11 @@ export class HomeView {
       h('fieldset', { class: 'field', 'data-field': 'policies' },
         h('legend', {}, 'Policy (pick several to compare them)'),
         Object.entries(NAMED_POLICIES).map(([name, description]) => h('label', { class: 'inline', title: description }, h('input', { type: 'checkbox', name: 'policy', value: name, checked: name === 'train-bn' }), ` ${name}`)),
-        h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'policy', value: 'unfreeze-last' }), ' unfreeze-last: ', h('input', { type: 'number', name: 'unfreezeLast', value: 2, min: 1, step: 1, class: 'tiny' })),
+        Object.entries(VARIANTS).map(([name, description]) => h('label', { class: 'inline', title: description }, h('input', { type: 'checkbox', name: 'policy', value: name }), ` ${name}`)),
+        h('label', { class: 'inline unfreeze' }, h('input', { type: 'checkbox', name: 'policy', value: 'unfreeze-last' }), ' unfreeze-last: ', h('input', { type: 'number', name: 'unfreezeLast', value: 2, min: 1, step: 1, class: 'tiny', 'aria-label': 'units to unfreeze' })),
         h('small', { class: 'field-error' }),
       ),
+      h('label', { class: 'inline check', title: 'recompute BN population statistics over the training data after training (every policy)' }, h('input', { type: 'checkbox', name: 'preciseBn' }), ' PreciseBN after training'),
       h('div', { class: 'row' },
         field('epochs', 'Epochs', h('input', { type: 'number', name: 'epochs', value: 3, min: 1, step: 1 })),
         field('batchSize', 'Batch size', h('input', { type: 'number', name: 'batchSize', value: 16, min: 1, step: 1 })),
@@ -178,18 +194,23 @@ export class HomeView {
     this.showErrors([]);
     const value = (name: string) => (this.form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value;
     const number = (name: string) => (value(name) === '' ? Number.NaN : Number(value(name)));
-    const policies = [...this.form.querySelectorAll<HTMLInputElement>('input[name=policy]:checked')].map((box) =>
+    const policies: (string | PolicySpec)[] = [...this.form.querySelectorAll<HTMLInputElement>('input[name=policy]:checked')].map((box) =>
       box.value === 'unfreeze-last' ? `unfreeze-last:${value('unfreezeLast')}` : box.value,
     );
+    const { policy: _policy, ...kept } = this.base ?? ({} as Partial<Recipe>);
+    policies.push(...(this.extraPolicies as string[]));
     const recipe: RecipeInput = {
+      ...kept,
+      preciseBn: (this.form.elements.namedItem('preciseBn') as HTMLInputElement).checked,
       backbone: value('backbone'),
       data: value('data'),
       epochs: number('epochs'),
       batchSize: number('batchSize'),
-      optimizer: { lr: number('lr') },
+      optimizer: { ...kept.optimizer, lr: number('lr') },
     };
     if (value('preprocessing')) recipe.preprocessing = value('preprocessing');
     if (value('cutLayer').trim()) recipe.cutLayer = value('cutLayer').trim();
+    if (kept.name) recipe.name = `${kept.name} (re-run)`;
     if (!policies.length) {
       this.showErrors([{ field: 'policies', message: 'pick at least one policy' }]);
       return;

@@ -3,10 +3,20 @@
  * layer by layer (ranked, largest symmetric KL first), lint findings, and the recommended policy.
  */
 import type { RecipeInspection } from '../../../server/schema/inspect-report.ts';
-import type { BackboneOption, DataListing, InspectJobResponse } from '../../../server/schema/api.ts';
+import type { BackboneOption, DataListing, InspectJobResponse, JobDetail } from '../../../server/schema/api.ts';
 import { api, ApiError } from '../api.ts';
 import { fill, formatNumber, h } from '../dom.ts';
+import { downloadJson, tableExportButtons } from '../download.ts';
 import { statusBadge } from './controls.ts';
+
+interface InspectForm {
+  backbone: string;
+  data: string;
+  batchSize: number;
+}
+
+/** What was last submitted in this tab: the form shows it again after navigating to the result. */
+let lastSubmitted: InspectForm | null = null;
 
 export class InspectView {
   private readonly result = h('div', { class: 'inspect-result' });
@@ -26,11 +36,8 @@ export class InspectView {
       event.preventDefault();
       this.message.textContent = '';
       try {
-        const { inspectId: id } = await api<{ inspectId: string }>('POST', 'api/inspect', {
-          backbone: backbone.value,
-          data: data.value,
-          batchSize: Number(batch.value),
-        });
+        lastSubmitted = { backbone: backbone.value, data: data.value, batchSize: Number(batch.value) };
+        const { inspectId: id } = await api<{ inspectId: string }>('POST', 'api/inspect', lastSubmitted);
         location.hash = `#/inspect/${encodeURIComponent(id)}`;
       } catch (error) {
         this.message.textContent = error instanceof ApiError && error.fields.length
@@ -45,12 +52,27 @@ export class InspectView {
         form, this.message, this.result,
       ),
     );
-    void Promise.all([api<{ backbones: BackboneOption[] }>('GET', 'api/backbones'), api<DataListing>('GET', 'api/data')]).then(([b, d]) => {
+    // the values to show: the inspected job's own recipe (survives a reload), else the last submitted
+    const shown: Promise<InspectForm | null> = inspectId
+      ? api<JobDetail>('GET', `api/runs/${encodeURIComponent(inspectId)}`)
+          .then((d) => (d.recipe ? { backbone: d.recipe.backbone, data: d.recipe.data, batchSize: d.recipe.batchSize } : lastSubmitted))
+          .catch(() => lastSubmitted)
+      : Promise.resolve(lastSubmitted);
+    void Promise.all([api<{ backbones: BackboneOption[] }>('GET', 'api/backbones'), api<DataListing>('GET', 'api/data'), shown]).then(([b, d, values]) => {
       backbone.replaceChildren(...b.backbones.map((o) => h('option', { value: o.name, selected: o.name === 'demo' }, o.name)));
       // inspect scans the folder as training does: a folder the server would refuse is greyed out, with the reason
       const options = d.datasets.map((s) => h('option', { value: s.path, disabled: !s.trainable, title: s.problem ?? undefined }, s.problem ? `${s.relative} — not usable: ${s.problem}` : s.relative));
       if (!d.demo.ready) options.unshift(h('option', { value: d.demo.path }, 'demo (generated on first use)'));
       data.replaceChildren(...options);
+      if (values) {
+        const pick = (select: HTMLSelectElement, value: string) => {
+          if (![...select.options].some((o) => o.value === value)) select.append(h('option', { value }, value));
+          select.value = value;
+        };
+        pick(backbone, values.backbone);
+        pick(data, values.data);
+        batch.value = String(values.batchSize);
+      }
     });
     if (inspectId) void this.poll(inspectId);
   }
@@ -75,8 +97,7 @@ export class InspectView {
   }
 
   private render(report: RecipeInspection): void {
-    const byName = new Map(report.layers.map((l) => [l.layer, l]));
-    const maxKl = Math.max(...report.layers.map((l) => l.symmetricKl), 1e-12);
+    const ranking = this.rankingTable(report);
     fill(this.result,
       h('div', { class: 'recommendation', 'data-recommendation': report.recommendation.policy },
         h('h2', {}, 'Recommended policy: ', h('code', {}, report.recommendation.policy)),
@@ -85,25 +106,32 @@ export class InspectView {
       h('p', { class: 'muted' }, `${report.backbone} on ${report.data}: ${report.images} images measured (${report.classes.length} classes, ${report.trainCount} train / ${report.valCount} val), backend ${report.backend}. Median mean shift ${formatNumber(report.summary.medianMeanShift)}, median log-variance ratio ${formatNumber(report.summary.medianLogVarRatio)}.`),
       report.lint.length ? h('ul', { class: 'lint' }, report.lint.map((f) => h('li', {}, h('code', {}, f.code), ' ', f.message))) : null,
       report.warnings.length ? h('ul', { class: 'lint' }, report.warnings.map((w) => h('li', {}, w))) : null,
-      h('h2', {}, 'BN layers ranked by mismatch (symmetric KL)'),
-      h('table', { class: 'ranking' },
-        h('thead', {}, h('tr', {}, ['#', 'layer', 'symmetric KL', '', 'mean shift', 'log-var ratio', 'channels'].map((c) => h('th', {}, c)))),
+      h('h2', {}, 'BN layers ranked by mismatch (symmetric KL) ', tableExportButtons(ranking, () => `inspect-${report.backbone}-ranking`),
+        h('button', { type: 'button', class: 'small', 'data-export': 'report-json', onclick: () => downloadJson(`inspect-${report.backbone}-report`, report) }, 'full report JSON')),
+      ranking,
+    );
+  }
+
+  private rankingTable(report: RecipeInspection): HTMLTableElement {
+    const byName = new Map(report.layers.map((l) => [l.layer, l]));
+    const maxKl = Math.max(...report.layers.map((l) => l.symmetricKl), 1e-12);
+    return h('table', { class: 'ranking' },
+        h('thead', {}, h('tr', {}, ['#', 'layer', 'symmetric KL (nats)', 'relative to the largest', 'mean shift (σ₀ units)', 'log-var ratio (nats)', 'channels'].map((c, i) => h('th', { 'data-export': c }, i === 3 ? '' : c)))),
         h('tbody', {},
           report.ranking.map((name, i) => {
             const layer = byName.get(name)!;
             return h('tr', {},
               h('td', { class: 'num' }, String(i + 1)),
               h('td', {}, h('code', {}, name)),
-              h('td', { class: 'num' }, formatNumber(layer.symmetricKl)),
-              h('td', { class: 'bar-cell' }, h('div', { class: 'bar', style: `width:${((layer.symmetricKl / maxKl) * 100).toFixed(1)}%` })),
-              h('td', { class: 'num' }, formatNumber(layer.meanShift)),
-              h('td', { class: 'num' }, formatNumber(layer.logVarRatio)),
+              h('td', { class: 'num', 'data-export': layer.symmetricKl }, formatNumber(layer.symmetricKl)),
+              h('td', { class: 'bar-cell', 'data-export': layer.symmetricKl / maxKl }, h('div', { class: 'bar', style: `width:${((layer.symmetricKl / maxKl) * 100).toFixed(1)}%` })),
+              h('td', { class: 'num', 'data-export': layer.meanShift }, formatNumber(layer.meanShift)),
+              h('td', { class: 'num', 'data-export': layer.logVarRatio }, formatNumber(layer.logVarRatio)),
               h('td', { class: 'num' }, String(layer.channels)),
             );
           }),
         ),
-      ),
-    );
+      );
   }
 
   dispose(): void {

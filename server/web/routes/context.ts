@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { BnlabConfig } from '../../config.ts';
 import { QueueFullError, type RunQueue } from '../queue/run-queue.ts';
 import { IdSchema, validate } from '../validation.ts';
+import { removedJobs } from './removed-jobs.ts';
 
 export interface RouteContext {
   config: BnlabConfig;
@@ -19,7 +20,8 @@ export function queryOf(req: Request): Record<string, unknown> {
 export function findJob(queue: RunQueue, req: Request, res: Response) {
   const id = validate(IdSchema, req.params.id, res, ['params', 'id']);
   if (id === undefined) return null;
-  const job = queue.get(id) ?? queue.jobOfRun(id);
+  const found = queue.get(id) ?? queue.jobOfRun(id);
+  const job = found && !removedJobs(queue).has(found.id) ? found : undefined;
   if (!job) {
     res.status(404).json({ error: `no run or comparison '${id}'` });
     return null;

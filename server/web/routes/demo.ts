@@ -7,7 +7,8 @@ import { RecipeSchema, type Recipe } from '../../schema/recipe.ts';
 import { clientOf, submitting, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
 
-export const DEMO_POLICIES = ['freeze-all', 'train-bn', 'adabn'] as const;
+/** freeze-all, train-bn, train-bn then PreciseBN, adabn: see the home view for what each shows. */
+export const DEMO_POLICIES = ['freeze-all', 'train-bn', 'train-bn+precise-bn', 'adabn'] as const;
 
 export function demoRoutes({ config, queue }: RouteContext): express.Router {
   const router = express.Router();

@@ -12,6 +12,9 @@
  *   GET  /api/runs[?kind=]           jobs, newest first
  *   GET  /api/runs/:id               one job (or the job holding run :id)
  *   POST /api/runs/:id/stop          stop a queued or running job
+ *   DELETE /api/runs/:id             delete a finished job and its run folders (run-files.ts)
+ *   GET  /api/runs/:id/files[/:name] its run folders: paths, preprocessing, model files (run-files.ts)
+ *   POST /api/runs/:id/predict <image>  classify one image with the run's checkpoint (predict.ts)
  *   GET  /api/runs/:id/metrics[?afterSeq=]  stored events (a comparison's member run: its own only)
  *   POST /api/compare {recipe, policies}  queue a comparison           → 201 { comparisonId }
  *   POST /api/inspect     <recipe>   queue an inspect pass               → 202 { inspectId }
@@ -23,13 +26,15 @@ import type { RunQueue } from '../queue/run-queue.ts';
 import { compareRoutes } from './compare.ts';
 import { demoRoutes } from './demo.ts';
 import { inspectRoutes } from './inspect.ts';
+import { predictRoutes } from './predict.ts';
+import { runFileRoutes } from './run-files.ts';
 import { runRoutes } from './runs.ts';
 import { systemRoutes } from './system.ts';
 
 export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router {
   const context = { config, queue };
   const router = express.Router();
-  for (const routes of [systemRoutes, demoRoutes, runRoutes, compareRoutes, inspectRoutes]) router.use(routes(context));
+  for (const routes of [systemRoutes, demoRoutes, runRoutes, runFileRoutes, predictRoutes, compareRoutes, inspectRoutes]) router.use(routes(context));
   router.use((_req, res) => {
     res.status(404).json({ error: 'no such API route' });
   });

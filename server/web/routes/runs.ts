@@ -5,11 +5,12 @@
  */
 import express from 'express';
 import { z } from 'zod';
-import type { JobDetail, MetricsResponse } from '../../schema/api.ts';
+import type { JobDetail, JobListing, MetricsResponse } from '../../schema/api.ts';
 import { RecipeSchema } from '../../schema/recipe.ts';
 import { validate } from '../validation.ts';
 import { clientOf, findJob, queryOf, submitting, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
+import { removedJobs } from './removed-jobs.ts';
 
 const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect']).optional() });
 const MetricsQuerySchema = z.strictObject({ afterSeq: z.coerce.number().int().nonnegative().default(0) });
@@ -30,7 +31,15 @@ export function runRoutes({ config, queue }: RouteContext): express.Router {
   router.get('/runs', (req, res) => {
     const query = validate(ListQuerySchema, queryOf(req), res, ['query']);
     if (!query) return;
-    res.json({ runs: queue.list(query.kind) });
+    const removed = removedJobs(queue);
+    const runs: JobListing[] = queue
+      .list(query.kind)
+      .filter((summary) => !removed.has(summary.id))
+      .map((summary) => {
+        const recipe = queue.get(summary.id)?.recipe ?? null;
+        return { ...summary, backbone: recipe?.backbone ?? null, data: recipe?.data ?? null };
+      });
+    res.json({ runs });
   });
 
   router.get('/runs/:id', (req, res) => {
