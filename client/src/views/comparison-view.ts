@@ -137,7 +137,6 @@ export class ComparisonView {
       return;
     }
     const job = jobs[0];
-    const canStop = job.status === 'queued' || job.status === 'running';
     fill(this.header,
       h('h1', {}, job.name, ' ', statusBadge(job.status), ' ', manageActions(job, this.actionMessage)),
       this.actionMessage,
