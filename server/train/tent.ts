@@ -22,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { isBatchNorm, leafLayers } from '../backbones/layers.ts';
+import { useLeanTraining } from '../engine/lean-training.ts';
 import type { ImageDataset } from '../data/dataset.ts';
 import { applyPlan } from '../policies/apply.ts';
 import { BnController } from '../policies/bn-mode.ts';
@@ -71,6 +72,7 @@ export async function tentAdapt(model: tf.LayersModel, batches: AsyncIterable<tf
   const dropouts = layers.filter((l) => l.getClassName() === 'Dropout') as unknown as { rate: number }[];
   const rates = dropouts.map((d) => d.rate);
   const bn = new BnController(model);
+  useLeanTraining(model); // same values and gradients, less time and memory (as in training runs)
   const plan = tentPlan(describeLayers(model, []));
   const optimizer = createOptimizer({ type: 'adam', lr: opts.lr ?? TENT_DEFAULTS.lr, momentum: 0.9, schedule: 'constant', stepEvery: 1 });
   const entropies: number[] = [];
