@@ -225,15 +225,22 @@ program
   .option('--batch-size <b>', 'tent batch size and statistics batch size (default 32; tent needs >= 2)')
   .option('--lr <rate>', 'tent: Adam learning rate (default 0.001)')
   .option('--seed <n>', 'tent: seed of the batch order (default 0)')
-  .option('--episodic', 'tent: reset to the source model after every batch (not supported yet)')
+  .option('--episodic', 'tent: adapt each batch from the source model and write its predictions (predictions.json), not a checkpoint')
   .option('--json', 'print the adaptation summary as JSON')
   .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
   .action(async (flags) => {
     const { resolveCheckpointDir } = await import('./commands/checkpoint-arg.ts');
-    const { adaptCheckpoint, parseAdaptSettings } = await import('./commands/adapt.ts');
+    const { adaptCheckpoint, episodicTent, parseAdaptSettings } = await import('./commands/adapt.ts');
     const settings = parseAdaptSettings(flags);
     const checkpoint = resolveCheckpointDir(flags.checkpoint, config);
     await selectBackend(flags.backend ?? config.backend);
+    if (settings.episodic) {
+      const episodic = await episodicTent({ checkpoint, data: flags.data, out: flags.out, settings }, { onBatch: (done, total) => process.stderr.write(`\r  episodic tent ${done}/${total} images`) });
+      process.stderr.write('\n');
+      if (flags.json) console.log(JSON.stringify(episodic, null, 2));
+      else console.log(`episodic tent on ${episodic.images} images${episodic.accuracy === null ? '' : `: accuracy ${(episodic.accuracy * 100).toFixed(1)} %`} → ${episodic.out}/predictions.json`);
+      return;
+    }
     const result = await adaptCheckpoint(
       { checkpoint, data: flags.data, out: flags.out, settings },
       {

@@ -26,6 +26,7 @@ import { corruptFolder } from '../server/commands/corrupt.ts';
 import { evaluateDataset, labelledEvaluationSet } from '../server/commands/evaluate.ts';
 import { adaptModel, targetDataset, type AdaptSettings } from '../server/commands/adapt.ts';
 import { CORRUPTIONS } from '../server/data/corruptions.ts';
+import { onePassSteps } from '../server/train/tent.ts';
 import { PROJECT_ROOT } from '../server/config.ts';
 
 const { values } = parseArgs({
@@ -35,7 +36,11 @@ const { values } = parseArgs({
     corruptions: { type: 'string', default: CORRUPTIONS.join(',') },
     severities: { type: 'string', default: '3,5' },
     'tent-seeds': { type: 'string', default: '3' },
-    'tent-long-passes': { type: 'string', default: '0' },
+    'tent-lr': { type: 'string', default: '0.001' },
+    'tent-passes': { type: 'string', default: '1' },
+    'long-lr': { type: 'string', default: '0.01' },
+    'long-passes': { type: 'string', default: '0' },
+    'long-seeds': { type: 'string' },
     prior: { type: 'string', default: '64' },
     'batch-size': { type: 'string', default: '32' },
     work: { type: 'string' },
@@ -48,7 +53,11 @@ const work = path.resolve(values.work ?? fs.mkdtempSync(path.join(os.tmpdir(), '
 const corruptions = values.corruptions!.split(',').filter(Boolean);
 const severities = values.severities!.split(',').map(Number);
 const tentSeeds = Number(values['tent-seeds']);
-const longPasses = Number(values['tent-long-passes']);
+const tentLr = Number(values['tent-lr']);
+const tentPasses = Number(values['tent-passes']);
+const longLr = Number(values['long-lr']);
+const longPasses = Number(values['long-passes']);
+const longSeeds = Number(values['long-seeds'] ?? tentSeeds);
 const prior = Number(values.prior);
 const batchSize = Number(values['batch-size']);
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -123,11 +132,11 @@ async function main() {
     const stats = await timed('stats', () => run({ ...base, method: 'stats' }));
     const statsPrior = await timed('statsPrior', () => run({ ...base, method: 'stats', prior }));
     const tent: { accuracy: number; entropy: number }[] = [];
-    for (let seed = 0; seed < tentSeeds; seed++) tent.push(await timed('tent', () => run({ ...base, method: 'tent', seed })));
+    const onePass = onePassSteps(before.images, batchSize);
+    for (let seed = 0; seed < tentSeeds; seed++) tent.push(await timed('tent', () => run({ ...base, method: 'tent', seed, lr: tentLr, steps: tentPasses * onePass })));
     const tentLong: number[] = [];
-    if (longPasses > 0) {
-      const steps = longPasses * Math.ceil(before.images / batchSize);
-      for (let seed = 0; seed < tentSeeds; seed++) tentLong.push((await timed('tentLong', () => run({ ...base, method: 'tent', seed, steps }))).accuracy);
+    for (let seed = 0; seed < (longPasses > 0 ? longSeeds : 0); seed++) {
+      tentLong.push((await timed('tentLong', () => run({ ...base, method: 'tent', seed, lr: longLr, steps: longPasses * onePass }))).accuracy);
     }
     const row: Row = {
       corruption: set.corruption,
@@ -143,24 +152,32 @@ async function main() {
     };
     rows.push(row);
     log(`${label}: source ${pct(row.source)} stats ${pct(row.stats)} stats+prior ${pct(row.statsPrior)} tent ${summary(row.tent)}${longPasses ? ` tent×${longPasses} ${summary(row.tentLong)}` : ''} (${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(', ')})`);
-    fs.writeFileSync(path.join(work, 'adapt-table.json'), JSON.stringify({ recipe, backend, prior, batchSize, tentSeeds, longPasses, rows }, null, 2));
+    fs.writeFileSync(path.join(work, 'adapt-table.json'), JSON.stringify({ recipe, backend, prior, batchSize, tentSeeds, tentLr, tentPasses, longLr, longPasses, longSeeds, rows }, null, 2));
+    fs.writeFileSync(path.join(work, 'adapt-table.md'), `${table(rows)}\n`); // so far, in case the run is cut short
   }
 
-  const header = ['corruption', 'sev.', 'source', 'stats', `stats N=${prior}`, `tent 1 pass (${tentSeeds} seeds)`];
-  if (longPasses) header.push(`tent ${longPasses} passes`);
-  console.log(`| ${header.join(' | ')} |`);
-  console.log(`|${header.map(() => '---').join('|')}|`);
+  console.log(table(rows));
+  log(`numbers in ${path.join(work, 'adapt-table.json')}`);
+}
+
+function table(rows: Row[]): string {
+  const header = ['corruption', 'sev.', 'source', 'stats', `stats N=${prior}`, `tent lr ${tentLr}, ${tentPasses} pass${tentPasses > 1 ? 'es' : ''} (${tentSeeds} seed${tentSeeds > 1 ? 's' : ''})`];
+  if (longPasses) header.push(`tent lr ${longLr}, ${longPasses} passes (${longSeeds} seed${longSeeds > 1 ? 's' : ''})`);
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   for (const row of rows) {
     const cells = [row.corruption, row.severity ?? '-', pct(row.source), pct(row.stats), pct(row.statsPrior), summary(row.tent)];
     if (longPasses) cells.push(summary(row.tentLong));
-    console.log(`| ${cells.join(' | ')} |`);
+    lines.push(`| ${cells.join(' | ')} |`);
   }
-  const mean = (pick: (row: Row) => number) => pct(rows.filter((r) => r.severity !== null).reduce((s, r) => s + pick(r), 0) / rows.filter((r) => r.severity !== null).length);
-  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const meanCells = ['mean over corruptions', '', mean((r) => r.source), mean((r) => r.stats), mean((r) => r.statsPrior), mean((r) => avg(r.tent))];
-  if (longPasses) meanCells.push(mean((r) => avg(r.tentLong)));
-  console.log(`| ${meanCells.join(' | ')} |`);
-  log(`numbers in ${path.join(work, 'adapt-table.json')}`);
+  const corrupted = rows.filter((r) => r.severity !== null);
+  if (corrupted.length > 1) {
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const mean = (pick: (row: Row) => number) => pct(avg(corrupted.map(pick)));
+    const cells = [`mean of the ${corrupted.length} corrupted`, '', mean((r) => r.source), mean((r) => r.stats), mean((r) => r.statsPrior), mean((r) => avg(r.tent))];
+    if (longPasses) cells.push(mean((r) => avg(r.tentLong)));
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
 }
 
 function pct(x: number): string {

@@ -17,7 +17,7 @@ import { directMoments, expectClose } from '../stats/testing/reference-moments.t
 import { imageTensors } from '../train/experiment.ts';
 import { predictFiles } from '../train/predict.ts';
 import { makeDemoCheckpoint } from '../../test/support/demo-checkpoint.ts';
-import { adaptCheckpoint, parseAdaptSettings } from './adapt.ts';
+import { adaptCheckpoint, episodicTent, parseAdaptSettings } from './adapt.ts';
 import { evaluateCheckpoint } from './evaluate.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bnlab-adapt-'));
@@ -116,6 +116,24 @@ describe('adapt --method tent', () => {
   });
 });
 
+describe('adapt --method tent --episodic', () => {
+  it('predicts every image after adapting its own batch from the source, writes predictions.json and no checkpoint', async () => {
+    const settings = parseAdaptSettings({ method: 'tent', episodic: true, batchSize: '5', lr: '0.01', seed: '2' });
+    expect(settings.episodic).toBe(true);
+    const before = await weights(checkpoint);
+    const a = await episodicTent({ checkpoint, data: target, out: path.join(work, 'episodic-a'), settings });
+    expect(a.images).toBe(24); // batches 5,5,5,5,4
+    expect(a.accuracy).not.toBeNull();
+    expect(a.predictions.every((p) => p.label !== null && p.probability > 0 && p.probability <= 1)).toBe(true);
+    expect(fs.readdirSync(a.out)).toEqual(['predictions.json']);
+    const b = await episodicTent({ checkpoint, data: target, out: path.join(work, 'episodic-b'), settings });
+    expect(b.predictions).toEqual(a.predictions);
+    const after = await weights(checkpoint);
+    for (const [name, value] of before) expect(after.get(name)!.equals(value)).toBe(true);
+    await expect(adaptCheckpoint({ checkpoint, data: target, out: path.join(work, 'episodic-c'), settings })).rejects.toThrow(/--episodic writes predictions/);
+  });
+});
+
 describe('adapt: bad input names the flag', () => {
   it('refuses batch size 1 for tent, unknown or missing methods, bad numbers', () => {
     expect(() => parseAdaptSettings({ method: 'tent', batchSize: '1' })).toThrow(/^--batch-size 1: TENT normalises every BN layer/);
@@ -125,6 +143,7 @@ describe('adapt: bad input names the flag', () => {
     expect(() => parseAdaptSettings({ method: 'tent', steps: '0' })).toThrow(/^--steps must be a positive integer, got '0'/);
     expect(() => parseAdaptSettings({ method: 'tent', lr: 'fast' })).toThrow(/^--lr must be a positive number/);
     expect(() => parseAdaptSettings({ method: 'stats', steps: '4' })).toThrow(/--steps and --lr apply to --method tent only/);
+    expect(() => parseAdaptSettings({ method: 'stats', episodic: true })).toThrow(/^--episodic applies to --method tent only/);
     expect(parseAdaptSettings({ method: 'stats', batchSize: '1' }).batchSize).toBe(1);
   });
 

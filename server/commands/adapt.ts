@@ -11,8 +11,14 @@
  *          minimising the mean prediction entropy of seeded random target batches with BN on batch
  *          statistics; then the statistics step above (so the checkpoint normalises with the
  *          target population statistics, which TENT's batch statistics estimate)
+ *   tent --episodic
+ *          the paper's episodic variant: each batch is adapted from the source model (--steps
+ *          steps on that batch, default 1) and predicted with BN on batch statistics; no single
+ *          adapted model exists, so it writes predictions.json (and accuracy, when the images sit
+ *          in folders named after the checkpoint's classes) instead of a checkpoint
  * Defaults: tent steps = one pass over the target images, batch size 32, Adam lr 1e-3, seed 0.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { requireEmptyOrMissing } from './output-folder.ts';
 import * as tf from '@tensorflow/tfjs';
@@ -25,7 +31,7 @@ import { adaptStatistics } from '../stats/target-statistics.ts';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
 import { predictionEntropy } from '../train/entropy.ts';
 import { imageTensors, toImageTensor } from '../train/experiment.ts';
-import { onePassSteps, TENT_DEFAULTS, tentAdapt, tentBatches } from '../train/tent.ts';
+import { onePassSteps, TENT_DEFAULTS, tentAdapt, tentBatches, tentEpisodic } from '../train/tent.ts';
 import { writeFileAtomic } from '../train/atomic-write.ts';
 import type { BnLayerDrift } from '../schema.ts';
 
@@ -44,6 +50,8 @@ export interface AdaptSettings {
   lr: number;
   /** tent: seed of the batch order */
   seed: number;
+  /** tent: reset to the source model before every batch (predictions instead of a checkpoint) */
+  episodic: boolean;
 }
 
 /** Validate CLI flags (strings from commander) into settings; every error names its flag. */
@@ -73,9 +81,10 @@ export function parseAdaptSettings(flags: { method?: string; prior?: string; ste
     batchSize,
     lr: number('--lr', flags.lr, (n) => Number.isFinite(n) && n > 0, 'a positive number') ?? TENT_DEFAULTS.lr,
     seed: number('--seed', flags.seed, (n) => integer(n) && n >= 0, 'a non-negative integer') ?? 0,
+    episodic: flags.episodic === true,
   };
   if (method === 'stats' && (flags.steps !== undefined || flags.lr !== undefined)) throw new Error('--steps and --lr apply to --method tent only');
-  if (flags.episodic) throw new Error('--episodic: not supported yet (episodic TENT resets the model after every batch, so it yields per-batch predictions rather than one adapted checkpoint)');
+  if (settings.episodic && method !== 'tent') throw new Error('--episodic applies to --method tent only');
   return settings;
 }
 
@@ -155,6 +164,7 @@ export async function adaptCheckpoint(
   optimizerState?.forEach((t) => t.tensor.dispose());
   try {
     const dataset = await targetDataset(opts.data, meta);
+    if (opts.settings.episodic) throw new Error('--episodic writes predictions, not a checkpoint: use episodicTent');
     const summary = await adaptModel(model, dataset, opts.settings, progress);
     const { optimizer: _sourceOptimizer, ...sourceMeta } = meta as CheckpointMeta & { optimizer?: unknown };
     const adaptation = { method: summary.method, settings: summary.settings, source: path.resolve(opts.checkpoint), target: path.resolve(opts.data), images: summary.images };
@@ -162,6 +172,50 @@ export async function adaptCheckpoint(
     await saveCheckpoint(out, model, null, adaptedMeta);
     const result: AdaptResult = { checkpoint: path.resolve(opts.checkpoint), data: path.resolve(opts.data), out, ...summary, skipped: dataset.skipped };
     await writeFileAtomic(path.join(out, 'adaptation.json'), JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
+
+export interface EpisodicResult {
+  checkpoint: string;
+  data: string;
+  out: string;
+  settings: AdaptSettings;
+  images: number;
+  /** when every image sits in a folder named after one of the checkpoint's classes; else null */
+  accuracy: number | null;
+  predictions: { file: string; predicted: string; probability: number; label: string | null }[];
+  skipped: SkippedFile[];
+}
+
+/** `adapt --method tent --episodic`: per-batch adapted predictions, written to <out>/predictions.json. */
+export async function episodicTent(
+  opts: { checkpoint: string; data: string; out: string; settings: AdaptSettings },
+  progress: { onBatch?: (done: number, images: number) => void } = {},
+): Promise<EpisodicResult> {
+  const out = path.resolve(opts.out);
+  if (out === path.resolve(opts.checkpoint)) throw new Error('--out must differ from --checkpoint: the source checkpoint is never overwritten');
+  await requireEmptyOrMissing(out);
+  const { model, meta, optimizerState } = await loadCheckpoint(opts.checkpoint);
+  optimizerState?.forEach((t) => t.tensor.dispose());
+  try {
+    const dataset = await targetDataset(opts.data, meta);
+    const raw = await tentEpisodic(model, dataset, { batchSize: opts.settings.batchSize, steps: opts.settings.steps ?? 1, lr: opts.settings.lr, seed: opts.settings.seed, onBatch: progress.onBatch });
+    const predictions = raw
+      .map(({ file, probabilities }) => {
+        let best = 0;
+        for (let c = 1; c < probabilities.length; c++) if (probabilities[c] > probabilities[best]) best = c;
+        const folder = path.basename(path.dirname(file));
+        return { file, predicted: meta.classes[best], probability: probabilities[best], label: meta.classes.includes(folder) ? folder : null };
+      })
+      .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const labelled = predictions.every((p) => p.label !== null);
+    const accuracy = labelled ? predictions.filter((p) => p.label === p.predicted).length / predictions.length : null;
+    const result: EpisodicResult = { checkpoint: path.resolve(opts.checkpoint), data: path.resolve(opts.data), out, settings: opts.settings, images: predictions.length, accuracy, predictions, skipped: dataset.skipped };
+    await fs.mkdir(out, { recursive: true });
+    await writeFileAtomic(path.join(out, 'predictions.json'), JSON.stringify(result, null, 2));
     return result;
   } finally {
     model.dispose();

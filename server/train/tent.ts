@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { isBatchNorm, leafLayers } from '../backbones/layers.ts';
 import { useLeanTraining } from '../engine/lean-training.ts';
-import type { ImageDataset } from '../data/dataset.ts';
+import type { ImageBatch, ImageDataset } from '../data/dataset.ts';
 import { applyPlan } from '../policies/apply.ts';
 import { BnController } from '../policies/bn-mode.ts';
 import { describeLayers } from '../policies/plan.ts';
@@ -133,4 +133,75 @@ export async function* tentBatches(dataset: ImageDataset, batchSize: number, ste
 /** Default number of steps: one pass over the target images (full batches, plus a last one of >= 2). */
 export function onePassSteps(images: number, batchSize: number): number {
   return Math.floor(images / batchSize) + (images % batchSize >= 2 ? 1 : 0);
+}
+
+export interface EpisodicPrediction {
+  file: string;
+  /** class probabilities after this image's batch was adapted */
+  probabilities: number[];
+}
+
+/**
+ * Episodic TENT (the paper's "episodic" variant): every batch starts from the source model. For
+ * each batch of `batchSize` images in a seeded random order (a last batch of one image joins the
+ * batch before it): reset gamma/beta, take `steps` TENT steps on that batch (fresh Adam), then
+ * predict the batch with BN on batch statistics, as TENT predicts. No single adapted model exists
+ * afterwards; the model is left as it was (source gamma/beta and statistics).
+ */
+export async function tentEpisodic(
+  model: tf.LayersModel,
+  dataset: ImageDataset,
+  opts: { batchSize: number; steps: number; lr?: number; seed: number; onBatch?: (done: number, images: number) => void },
+): Promise<EpisodicPrediction[]> {
+  if (opts.batchSize < 2) throw new TentBatchSizeError(opts.batchSize);
+  const bnLayers = leafLayers(model).filter(isBatchNorm);
+  const source = bnLayers.map((layer) => layer.getWeights().map((w) => w.clone()));
+  const bn = new BnController(model);
+  const out: EpisodicPrediction[] = [];
+  const episode = async (batch: ImageBatch) => {
+    bnLayers.forEach((layer, i) => layer.setWeights(source[i]));
+    const x = () => toImageTensor(batch.images, batch.count, dataset.imageSize);
+    await tentAdapt(model, (async function* () {
+      for (let k = 0; k < opts.steps; k++) yield x();
+    })(), { lr: opts.lr });
+    const probs = await bn.withBatchStatistics(async () => {
+      const input = x();
+      const result = model.predict(input) as tf.Tensor2D;
+      input.dispose();
+      const rows = (await result.array()) as number[][];
+      result.dispose();
+      return rows;
+    });
+    probs.forEach((row, i) => out.push({ file: batch.paths[i], probabilities: row }));
+    opts.onBatch?.(out.length, dataset.size);
+  };
+  try {
+    let pending: ImageBatch | null = null;
+    for await (const batch of dataset.batches({ batchSize: opts.batchSize, shuffle: true, seed: opts.seed, epoch: 0 })) {
+      if (pending && batch.count < 2) {
+        pending = joinBatches(pending, batch);
+        continue;
+      }
+      if (pending) await episode(pending);
+      pending = batch;
+    }
+    if (pending) {
+      if (pending.count < 2) throw new Error('episodic TENT needs at least 2 decodable target images');
+      await episode(pending);
+    }
+  } finally {
+    bnLayers.forEach((layer, i) => layer.setWeights(source[i]));
+    source.flat().forEach((t) => t.dispose());
+  }
+  return out;
+}
+
+function joinBatches(a: ImageBatch, b: ImageBatch): ImageBatch {
+  const images = new Float32Array(a.images.length + b.images.length);
+  images.set(a.images);
+  images.set(b.images, a.images.length);
+  const labels = new Int32Array(a.count + b.count);
+  labels.set(a.labels.subarray(0, a.count));
+  labels.set(b.labels.subarray(0, b.count), a.count);
+  return { images, labels, count: a.count + b.count, paths: [...a.paths, ...b.paths] };
 }
