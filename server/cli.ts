@@ -256,6 +256,10 @@ program
     const prior = settings.prior === null ? '' : `, prior N=${settings.prior} (source weight ${result.sourceWeight.toFixed(3)})`;
     const tent = result.tentSteps ? `, ${result.tentSteps} tent steps` : '';
     console.log(`${result.method} on ${result.images} images${prior}${tent}: mean entropy ${result.entropyBefore.toFixed(3)} → ${result.entropyAfter.toFixed(3)} nats → ${result.out}/model.json`);
+    console.log('BN layers the adaptation moved most (normalised mean shift, |log var ratio|, gamma change):');
+    for (const l of [...result.drift].sort((a, b) => b.meanShift - a.meanShift).slice(0, 5)) {
+      console.log(`  ${l.layer.padEnd(28)} ${l.meanShift.toFixed(3).padStart(8)} ${l.logVarRatio.toFixed(3).padStart(8)} ${l.gammaChange.toFixed(4).padStart(8)}`);
+    }
     for (const s of result.skipped) console.error(`skipped ${s.path}: ${s.reason}`);
   });
 

@@ -20,9 +20,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { requireEmptyOrMissing } from './output-folder.ts';
 import * as tf from '@tensorflow/tfjs';
-import type { CheckpointMeta } from '../schema.ts';
+import type { BnLayerDrift, CheckpointMeta } from '../schema.ts';
 import { ImageDataset } from '../data/dataset.ts';
 import { listImageFiles } from '../data/list-images.ts';
 import type { SkippedFile } from '../data/scan.ts';
@@ -33,7 +32,7 @@ import { predictionEntropy } from '../train/entropy.ts';
 import { imageTensors, toImageTensor } from '../train/experiment.ts';
 import { onePassSteps, TENT_DEFAULTS, tentAdapt, tentBatches, tentEpisodic } from '../train/tent.ts';
 import { writeFileAtomic } from '../train/atomic-write.ts';
-import type { BnLayerDrift } from '../schema.ts';
+import { requireEmptyOrMissing } from './output-folder.ts';
 
 export const ADAPT_METHODS = ['stats', 'tent'] as const;
 export type AdaptMethod = (typeof ADAPT_METHODS)[number];
