@@ -185,6 +185,109 @@ program
     console.log(flags.json ? JSON.stringify(listing, null, 2) : formatLayerListing(listing));
   });
 
+// --- test-time BN adaptation (issue 15): corrupt, evaluate, adapt ---------------------------------
+program
+  .command('corrupt')
+  .description('write a corrupted copy (same class folders) of a labelled folder\'s val images, for measuring distribution shift')
+  .requiredOption('--data <folder>', 'labelled folder: root/<class>/* or root/{train,val}/<class>/*')
+  .requiredOption('--corruption <name>', 'gaussian-noise | blur | contrast | brightness | invert | jpeg')
+  .requiredOption('--severity <1-5>', 'severity (parameters in server/data/corruptions.ts)')
+  .requiredOption('--out <dir>', 'new folder for the corrupted copy (root/<class>/*.png)')
+  .option('--seed <n>', 'noise seed', '0')
+  .option('--size <px>', 'network input size the copy is decoded for', '224')
+  .addOption(new Option('--split <which>', 'which images to corrupt').choices(['val', 'all']).default('val'))
+  .option('--val-fraction <f>', 'root/<class>/* folders: val fraction of the seeded split', '0.2')
+  .option('--split-seed <n>', 'root/<class>/* folders: seed of the split (the recipe seed)', '0')
+  .option('--json', 'print the result as JSON')
+  .action(async (flags) => {
+    const { corruptFolder } = await import('./commands/corrupt.ts');
+    const result = await corruptFolder({
+      data: flags.data,
+      corruption: flags.corruption,
+      severity: Number(flags.severity),
+      out: flags.out,
+      seed: Number(flags.seed),
+      size: Number(flags.size),
+      split: flags.split,
+      valFraction: Number(flags.valFraction),
+      splitSeed: Number(flags.splitSeed),
+      onImage: (done, total) => process.stderr.write(`\r  ${flags.corruption} ${done}/${total}`),
+    });
+    process.stderr.write('\n');
+    if (flags.json) console.log(JSON.stringify(result, null, 2));
+    else console.log(`${result.corruption} severity ${result.severity} (${result.parameterName} ${result.parameter}): ${result.images} images → ${result.out}`);
+    for (const s of result.skipped) console.error(`skipped ${s.path}: ${s.reason}`);
+  });
+
+program
+  .command('evaluate')
+  .description('accuracy, loss and per-image correctness of a checkpoint on a labelled folder (val/ of a {train,val} folder, else every image)')
+  .requiredOption('--checkpoint <run>', 'checkpoint folder or run id')
+  .requiredOption('--data <folder>', 'labelled folder')
+  .option('--batch-size <n>', 'images per forward pass', '32')
+  .option('--json', 'print the report (with per-image results) as JSON')
+  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
+  .action(async (flags) => {
+    const { resolveCheckpointDir } = await import('./commands/checkpoint-arg.ts');
+    const { evaluateCheckpoint } = await import('./commands/evaluate.ts');
+    const checkpoint = resolveCheckpointDir(flags.checkpoint, config);
+    await selectBackend(flags.backend ?? config.backend);
+    const report = await evaluateCheckpoint({ checkpoint, data: flags.data, batchSize: Number(flags.batchSize) });
+    if (flags.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(`${report.images} images: accuracy ${(report.accuracy * 100).toFixed(1)} %, loss ${report.loss.toFixed(3)}, mean entropy ${report.entropy.toFixed(3)} nats`);
+    for (const s of report.skipped) console.error(`skipped ${s.path}: ${s.reason}`);
+  });
+
+program
+  .command('adapt')
+  .description('test-time BN adaptation of a checkpoint to unlabelled target images; writes a new checkpoint')
+  .requiredOption('--checkpoint <run>', 'checkpoint folder or run id')
+  .requiredOption('--data <folder>', 'unlabelled target images (any layout, searched recursively)')
+  .requiredOption('--method <stats|tent>', 'stats: target population BN statistics; tent: + entropy minimisation on BN gamma/beta')
+  .requiredOption('--out <dir>', 'new folder for the adapted checkpoint')
+  .option('--prior <N>', 'mix with the source statistics, pseudo sample size N (Schneider et al. 2020)')
+  .option('--steps <k>', 'tent: Adam steps (default one pass over the images)')
+  .option('--batch-size <b>', 'tent batch size and statistics batch size (default 32; tent needs >= 2)')
+  .option('--lr <rate>', 'tent: Adam learning rate (default 0.001)')
+  .option('--seed <n>', 'tent: seed of the batch order (default 0)')
+  .option('--episodic', 'tent: adapt each batch from the source model and write its predictions (predictions.json), not a checkpoint')
+  .option('--json', 'print the adaptation summary as JSON')
+  .addOption(new Option('--backend <name>').choices(['wasm', 'cpu', 'tensorflow']))
+  .action(async (flags) => {
+    const { resolveCheckpointDir } = await import('./commands/checkpoint-arg.ts');
+    const { adaptCheckpoint, episodicTent, parseAdaptSettings } = await import('./commands/adapt.ts');
+    const settings = parseAdaptSettings(flags);
+    const checkpoint = resolveCheckpointDir(flags.checkpoint, config);
+    await selectBackend(flags.backend ?? config.backend);
+    if (settings.episodic) {
+      const episodic = await episodicTent({ checkpoint, data: flags.data, out: flags.out, settings }, { onBatch: (done, total) => process.stderr.write(`\r  episodic tent ${done}/${total} images`) });
+      process.stderr.write('\n');
+      if (flags.json) console.log(JSON.stringify(episodic, null, 2));
+      else console.log(`episodic tent on ${episodic.images} images${episodic.accuracy === null ? '' : `: accuracy ${(episodic.accuracy * 100).toFixed(1)} %`} → ${episodic.out}/predictions.json`);
+      return;
+    }
+    const result = await adaptCheckpoint(
+      { checkpoint, data: flags.data, out: flags.out, settings },
+      {
+        onStep: (step, entropy) => process.stderr.write(`\r  tent step ${step} entropy ${entropy.toFixed(4)}   `),
+        onLayer: (done, total, name) => process.stderr.write(`\r  statistics ${done}/${total} ${name.padEnd(30)}`),
+      },
+    );
+    process.stderr.write('\n');
+    if (flags.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    const prior = settings.prior === null ? '' : `, prior N=${settings.prior} (source weight ${result.sourceWeight.toFixed(3)})`;
+    const tent = result.tentSteps ? `, ${result.tentSteps} tent steps` : '';
+    console.log(`${result.method} on ${result.images} images${prior}${tent}: mean entropy ${result.entropyBefore.toFixed(3)} → ${result.entropyAfter.toFixed(3)} nats → ${result.out}/model.json`);
+    console.log('BN layers the adaptation moved most (normalised mean shift, |log var ratio|, gamma change):');
+    for (const l of [...result.drift].sort((a, b) => b.meanShift - a.meanShift).slice(0, 5)) {
+      console.log(`  ${l.layer.padEnd(28)} ${l.meanShift.toFixed(3).padStart(8)} ${l.logVarRatio.toFixed(3).padStart(8)} ${l.gammaChange.toFixed(4).padStart(8)}`);
+    }
+    for (const s of result.skipped) console.error(`skipped ${s.path}: ${s.reason}`);
+  });
+
 program
   .command('demo-data')
   .description('generate the demo image folder (data/demo) if it is missing')

@@ -384,7 +384,7 @@ function dedupeByRealPath(groups: Map<string, Found[]>[], skipped: SkippedFile[]
 }
 
 /** FNV-1a over UTF-16 code units: a stable 32-bit number for a class name. */
-function fnv1a(text: string): number {
+export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h >>> 0;

@@ -56,6 +56,12 @@ export type BatchSource = () => AsyncIterable<tf.Tensor4D>;
 export interface RecalibrateOptions {
   /** called after each BN layer is written */
   onLayer?: (done: number, total: number, name: string) => void;
+  /**
+   * What to write instead of the population statistics (e.g. a mix with the layer's current
+   * statistics, stats/prior-mix.ts); called before the layer is written, so downstream layers are
+   * measured with upstream layers holding what was written. Default: the population statistics.
+   */
+  combine?: (layer: string, population: ChannelMoments) => { mean: Float32Array; variance: Float32Array };
 }
 
 export interface MeasureOptions {
@@ -72,7 +78,7 @@ export interface MeasuredStatistics {
 /**
  * PreciseBN: set every BN layer's moving mean/variance to the population mean and biased variance
  * of its input over all batches, layer by layer in topological order (see the module comment).
- * Returns what was written, keyed by layer name.
+ * Returns what was written, keyed by layer name (with `combine`, the combined statistics).
  */
 export async function recalibrateBatchNorm(
   model: tf.LayersModel,
@@ -95,8 +101,9 @@ export async function recalibrateBatchNorm(
       }
     }
     const population = accumulator.result();
-    writeMovingStatistics(site.layer, population);
-    written.set(site.layer.name, population);
+    const moments = opts.combine ? { ...opts.combine(site.layer.name, population), count: population.count } : population;
+    writeMovingStatistics(site.layer, moments);
+    written.set(site.layer.name, moments);
     opts.onLayer?.(index + 1, sites.length, site.layer.name);
   }
   return written;
