@@ -18,9 +18,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../server/config.ts';
 import { selectBackend } from '../server/engine/backend.ts';
-import { parseRecipe, type RecipeInput } from '../server/schema.ts';
+import { parseRecipe, type RecipeInput } from '../server/schema/recipe.ts';
 import { readRecipeFile } from '../server/cli/recipe-args.ts';
-import { runTraining } from '../server/train/run.ts';
+import { runTraining } from '../server/train/loop.ts';
 import { loadCheckpoint } from '../server/train/checkpoint.ts';
 import { corruptFolder } from '../server/commands/corrupt.ts';
 import { evaluateDataset, labelledEvaluationSet } from '../server/commands/evaluate.ts';
@@ -127,7 +127,7 @@ async function main() {
         model.dispose();
       }
     };
-    const base: Omit<AdaptSettings, 'method'> = { prior: null, steps: null, batchSize, lr: 1e-3, seed: 0 };
+    const base: Omit<AdaptSettings, 'method'> = { prior: null, steps: null, batchSize, lr: 1e-3, seed: 0, episodic: false };
     const before = await timed('source', () => run(null));
     const stats = await timed('stats', () => run({ ...base, method: 'stats' }));
     const statsPrior = await timed('statsPrior', () => run({ ...base, method: 'stats', prior }));

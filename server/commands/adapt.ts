@@ -21,7 +21,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { BnLayerDrift, CheckpointMeta } from '../schema.ts';
+import type { CheckpointMeta } from '../schema/checkpoint.ts';
+import type { BnLayerDrift } from '../schema/events.ts';
 import { ImageDataset } from '../data/dataset.ts';
 import { listImageFiles } from '../data/list-images.ts';
 import type { SkippedFile } from '../data/scan.ts';
@@ -31,7 +32,7 @@ import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
 import { predictionEntropy } from '../train/entropy.ts';
 import { imageTensors, toImageTensor } from '../train/experiment.ts';
 import { onePassSteps, TENT_DEFAULTS, tentAdapt, tentBatches, tentEpisodic } from '../train/tent.ts';
-import { writeFileAtomic } from '../train/atomic-write.ts';
+import { writeFileAtomic } from '../runs/atomic-write.ts';
 import { requireEmptyOrMissing } from './output-folder.ts';
 
 export const ADAPT_METHODS = ['stats', 'tent'] as const;

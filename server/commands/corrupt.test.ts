@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORRUPTION_MANIFEST, corruptFolder } from './corrupt.ts';
-import { makeTempDir, removeDir, writePattern } from '../data/test-images.ts';
+import { makeTempDir, removeDir, writePattern } from '../../test/support/test-images.ts';
 import { decodeImage } from '../data/decode.ts';
 import { stratifiedValCount } from '../data/scan.ts';
 

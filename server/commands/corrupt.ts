@@ -16,7 +16,7 @@ import path from 'node:path';
 import { corruptImage, corruptionParameter, encodePng, PARAMETER_NAMES, type CorruptionName } from '../data/corruptions.ts';
 import { decodeImage, ImageDecodeError } from '../data/decode.ts';
 import { scanImageFolder, type SkippedFile } from '../data/scan.ts';
-import { writeFileAtomic } from '../train/atomic-write.ts';
+import { writeFileAtomic } from '../runs/atomic-write.ts';
 import { requireEmptyOrMissing } from './output-folder.ts';
 
 export const CORRUPTION_MANIFEST = '.bnlab-corruption.json';

@@ -11,7 +11,7 @@
  * entropy: mean prediction entropy in nats (train/entropy.ts), which needs no labels.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CheckpointMeta } from '../schema.ts';
+import type { CheckpointMeta } from '../schema/checkpoint.ts';
 import { ImageDataset } from '../data/dataset.ts';
 import { scanImageFolder, type SkippedFile } from '../data/scan.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
@@ -55,7 +55,7 @@ export async function labelledEvaluationSet(data: string, meta: ModelMeta): Prom
   if (unknown.length) {
     throw new Error(`--data ${split.root}: class folder(s) ${unknown.join(', ')} are not classes of the checkpoint (${meta.classes.join(', ')})`);
   }
-  const items = (split.layout === 'split' ? split.val : [...split.train, ...split.val])
+  const items = (split.layout === 'train-val' ? split.val : [...split.train, ...split.val])
     .map((item) => ({ path: item.path, label: index[item.label] }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const dataset = new ImageDataset({ items, imageSize: meta.inputSize, preprocessing: meta.preprocessing, augment: null });

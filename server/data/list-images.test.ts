@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listImageFiles } from './list-images.ts';
-import { makeTempDir, removeDir, writeSolid } from './test-images.ts';
+import { makeTempDir, removeDir, writeSolid } from '../../test/support/test-images.ts';
 
 let root: string;
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adaptStatistics } from './target-statistics.ts';
 import { readBnState } from './drift.ts';
 import { sliceBatches } from './population.ts';
-import { expectClose } from './testing/reference-moments.ts';
+import { expectClose } from '../../test/support/reference-moments.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

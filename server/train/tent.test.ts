@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { leafLayers } from '../backbones/layers.ts';
+import { leafLayers } from '../model/layers.ts';
 import { onePassSteps, TentBatchSizeError, tentAdapt } from './tent.ts';
 
 beforeAll(async () => {

@@ -21,14 +21,14 @@
  * normalise one value per channel, and even convolutional BN layers would normalise per image.
  */
 import * as tf from '@tensorflow/tfjs';
-import { isBatchNorm, leafLayers } from '../backbones/layers.ts';
-import { useLeanTraining } from '../engine/lean-training.ts';
+import { isBatchNorm, leafLayers } from '../model/layers.ts';
+import { useLeanTraining } from '../engine/ops/lean-training.ts';
 import type { ImageBatch, ImageDataset } from '../data/dataset.ts';
-import { applyPlan } from '../policies/apply.ts';
-import { BnController } from '../policies/bn-mode.ts';
+import { applyPlan } from './apply-plan.ts';
+import { BnController } from './bn-control.ts';
 import { describeLayers } from '../policies/plan.ts';
 import { tentPlan } from '../policies/tent.ts';
-import { bnVariables } from '../stats/drift.ts';
+import { bnVariables } from '../model/batch-norm.ts';
 import { predictionEntropy } from './entropy.ts';
 import { toImageTensor } from './experiment.ts';
 import { createOptimizer } from './optimizer.ts';

@@ -8,7 +8,8 @@ import { loadConfig } from '../../server/config.ts';
 import { buildClassifier } from '../../server/backbones/head.ts';
 import { loadBackbone } from '../../server/backbones/load.ts';
 import { makeDemoDataset } from '../../server/demo/make-dataset.ts';
-import { parseRecipe, type CheckpointMeta } from '../../server/schema.ts';
+import { type CheckpointMeta } from '../../server/schema/checkpoint.ts';
+import { parseRecipe } from '../../server/schema/recipe.ts';
 import { saveCheckpoint } from '../../server/train/checkpoint.ts';
 
 export async function makeDemoCheckpoint(work: string, opts: { perClassVal?: number; seed?: number } = {}): Promise<{ checkpoint: string; data: string; classes: string[] }> {
