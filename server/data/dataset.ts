@@ -94,9 +94,7 @@ export class ImageDataset {
 
   async *batches(opts: BatchOptions): AsyncGenerator<ImageBatch> {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
-    const order: number[] = [];
-    for (let i = 0; i < this.items.length; i++) if (!this.failed.has(this.items[i]!.path)) order.push(i);
-    if (opts.shuffle) shuffleInPlace(order, createRng(hashSeed(opts.seed, opts.epoch)));
+    const order = this.epochOrder(opts);
 
     const prefetch = new OrderedPrefetch(order.length, Math.max(2 * opts.batchSize, this.decodeConcurrency), this.decodeConcurrency, (k) =>
       this.load(order[k]!),
@@ -115,6 +113,28 @@ export class ImageDataset {
     } finally {
       prefetch.stop();
     }
+  }
+
+  /**
+   * Item indices in the order `batches(opts)` visits them (files known to be undecodable left
+   * out, unless `leaveOutKnownFailures` is false: the order a fresh dataset would shuffle). When
+   * every listed file decodes, batch k of `batches(opts)` is order[k*batchSize ...].
+   */
+  epochOrder(opts: Pick<BatchOptions, 'shuffle' | 'seed' | 'epoch'>, leaveOutKnownFailures = true): number[] {
+    const order: number[] = [];
+    for (let i = 0; i < this.items.length; i++) if (!leaveOutKnownFailures || !this.failed.has(this.items[i]!.path)) order.push(i);
+    if (opts.shuffle) shuffleInPlace(order, createRng(hashSeed(opts.seed, opts.epoch)));
+    return order;
+  }
+
+  /** The batch of the given items, rendered exactly as `batches(opts)` renders them (undecodable ones left out). */
+  async renderBatch(indices: number[], opts: Pick<BatchOptions, 'seed' | 'epoch'>): Promise<ImageBatch> {
+    const samples: Array<{ index: number; image: DecodedImage }> = [];
+    for (const index of indices) {
+      const image = await this.load(index);
+      if (image) samples.push({ index, image });
+    }
+    return this.assemble(samples, { batchSize: indices.length, shuffle: false, ...opts });
   }
 
   /** Decoded image of item `index` from cache or disk; null (and recorded) if it cannot be decoded. */

@@ -22,6 +22,7 @@ import { imageTensors, prepareExperiment, toImageTensor } from './experiment.ts'
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { planBatches } from './batch-guard.ts';
 import { acquireRunLock } from './run-lock.ts';
+import { prepareTrainingSource } from './frozen-prefix.ts';
 
 export interface RunOptions {
   runId: string;
@@ -116,6 +117,9 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       log('info', 'recomputing BN population statistics on the training data (AdaBN / PreciseBN)');
       await recalibrateBatchNorm(model, () => imageTensors(experiment.trainEval, recipe.batchSize));
     }
+    // Frozen work once: the frozen prefix's outputs cached per image, or at least kept off the tape (train/frozen-prefix.ts).
+    const source = await prepareTrainingSource({ model, bn, train: experiment.train, augment: recipe.augment, inputSize: experiment.inputSize, numClasses: split.classes.length, batchSize: recipe.batchSize });
+    if (source.note) log('info', source.note, 'frozen-prefix');
 
     const meta = (epoch: number, completed: boolean): CheckpointMeta => ({
       format: 'bnlab-checkpoint@1',
@@ -144,14 +148,14 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       let correct = 0;
       let seen = 0;
       let epochStep = 0;
-      for await (const batch of experiment.train.batches({ batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch })) {
+      for await (const batch of source.batches({ batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch })) {
         if (epochStep >= stepsPerEpoch) break;
         if (batch.count < recipe.batchSize && batch.count < batches.minTrainBatch) continue; // announced by planBatches
         if (opts.signal?.aborted) throw new TrainingStoppedError('stopped by request');
         const capture = (step + 1) % recipe.logEvery === 0;
         bn.setCapture(capture);
         const t0 = performance.now();
-        const result = trainStep(model, optimizer, variables, batch.images, batch.labels, batch.count, experiment.inputSize, split.classes.length);
+        const result = await source.step(optimizer, variables, batch, { capture });
         const [clippedLoss, hits, outputSum] = await result.data();
         // the loss clips probabilities, which can hide NaN outputs (wasm clamps NaN to the bound)
         const loss = Number.isFinite(outputSum) ? clippedLoss : outputSum;
@@ -176,7 +180,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         const skipped = experiment.train.skipped;
         throw new Error(`none of the ${split.train.length} training images could be decoded${skipped.length ? ` (e.g. ${skipped[0].path}: ${skipped[0].reason})` : ''}; check the data folder`);
       }
-      const val = await evaluate(model, experiment.val, recipe.batchSize);
+      const val = await source.evaluate(experiment.val, recipe.batchSize);
       const valTrainMode = trainModeBn.length ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true }))).accuracy : null;
       last = { loss: lossSum / seen, accuracy: correct / seen, valLoss: val.loss, valAccuracy: val.accuracy, valTrainMode };
       emit({ type: 'epochEnd', runId, epoch, step, train: { loss: last.loss, accuracy: last.accuracy }, val: { loss: val.loss, accuracy: val.accuracy }, valTrainModeAccuracy: valTrainMode });
