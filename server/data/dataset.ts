@@ -15,6 +15,7 @@ import type { Preprocessing } from '../schema.ts';
 import { planSample, renderSample, type AugmentOptions } from './augment.ts';
 import { DecodedImageCache, sharedDecodedImageCache } from './cache.ts';
 import { decodeImage, ImageDecodeError, type DecodedImage } from './decode.ts';
+import type { DiskImageCache } from './disk-cache.ts';
 import { createRng, hashSeed, shuffleInPlace } from './random.ts';
 import type { ImageItem, SkippedFile } from './scan.ts';
 
@@ -29,6 +30,8 @@ export interface ImageDatasetOptions {
   augment: AugmentOptions | null;
   /** Defaults to the process-wide sharedDecodedImageCache(). */
   cache?: DecodedImageCache;
+  /** Decoded images on disk, shared between processes (disk-cache.ts); consulted after `cache`. Default none. */
+  diskCache?: DiskImageCache | null;
   decodeConcurrency?: number;
   /** Decompression-bomb guard passed to decodeImage (default 50 megapixels). */
   maxInputPixels?: number;
@@ -55,6 +58,8 @@ export interface DecodeStats {
   /** Files handed to the decoder (successful or not). */
   decodes: number;
   cacheHits: number;
+  /** Decodes read back from the disk cache instead. */
+  diskHits: number;
   failures: number;
 }
 
@@ -65,7 +70,8 @@ export class ImageDataset {
   readonly augment: AugmentOptions | null;
   readonly cache: DecodedImageCache;
   readonly skipped: SkippedFile[] = [];
-  readonly decodeStats: DecodeStats = { decodes: 0, cacheHits: 0, failures: 0 };
+  readonly decodeStats: DecodeStats = { decodes: 0, cacheHits: 0, diskHits: 0, failures: 0 };
+  readonly diskCache: DiskImageCache | null;
   private readonly decodeConcurrency: number;
   private readonly maxInputPixels: number | undefined;
   private readonly onSkipped: ((file: SkippedFile) => void) | undefined;
@@ -82,6 +88,7 @@ export class ImageDataset {
     this.preprocessing = opts.preprocessing;
     this.augment = opts.augment;
     this.cache = opts.cache ?? sharedDecodedImageCache();
+    this.diskCache = opts.diskCache ?? null;
     this.decodeConcurrency = Math.max(1, Math.floor(opts.decodeConcurrency ?? 4));
     this.maxInputPixels = opts.maxInputPixels;
     this.onSkipped = opts.onSkipped;
@@ -147,10 +154,18 @@ export class ImageDataset {
       return cached;
     }
     if (this.failed.has(item.path)) return null;
+    const decodeOptions = { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels };
+    const fromDisk = await this.diskCache?.get(item.path, decodeOptions);
+    if (fromDisk) {
+      this.decodeStats.diskHits++;
+      this.cache.set(item.path, this.imageSize, fromDisk);
+      return fromDisk;
+    }
     this.decodeStats.decodes++;
     try {
-      const image = await decodeImage(item.path, { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels });
+      const image = await decodeImage(item.path, decodeOptions);
       this.cache.set(item.path, this.imageSize, image);
+      await this.diskCache?.put(item.path, decodeOptions, image);
       return image;
     } catch (error) {
       this.decodeStats.failures++;

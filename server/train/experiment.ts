@@ -10,6 +10,7 @@ import { buildClassifier } from '../backbones/head.ts';
 import { loadBackbone, type LoadedBackbone } from '../backbones/load.ts';
 import { findBiasBeforeBn } from '../backbones/lint.ts';
 import { DecodedImageCache, ImageDataset } from '../data/dataset.ts';
+import { diskImageCache } from '../data/disk-cache.ts';
 import { scanImageFolder, type ImageFolderSplit } from '../data/scan.ts';
 import type { Preprocessing, Recipe } from '../schema.ts';
 
@@ -48,7 +49,7 @@ export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cac
   for (const finding of findBiasBeforeBn(model)) {
     warnings.push(`layer '${finding.layer}' has a bias feeding straight into BatchNorm '${finding.bn}': BN subtracts the mean, so the bias is redundant (it only costs parameters)`);
   }
-  const common = { imageSize: inputSize, preprocessing, cache };
+  const common = { imageSize: inputSize, preprocessing, cache, diskCache: diskImageCache(config.cacheDir) };
   return {
     backbone,
     model,
