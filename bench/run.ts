@@ -19,8 +19,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../server/config.ts';
 import type { PipelineResult } from './data-pipeline.ts';
+import type { EndToEndResult } from './end-to-end.ts';
+import type { RecalibrationResult } from './recalibration.ts';
 import { BENCH_MODELS, INFERENCE_BATCH, type BenchModel } from './models.ts';
-import { consoleTable, renderSection, replaceBetweenMarkers, type BenchRun, type ModelRun, type PeerResult } from './report.ts';
+import { consoleTable, renderSection, replaceBetweenMarkers, type BenchRun, type ModelRun, type PeerResult, type PeerTaskResult } from './report.ts';
 import { FULL_POLICY, SHORT_POLICY, type RepeatPolicy } from './timing.ts';
 import { parseResultLine, RESULT_PREFIX } from './result-line.ts';
 import type { WorkerRegime, WorkerResult } from './worker.ts';
@@ -227,6 +229,37 @@ async function main() {
     ourCpuSeconds += pipeline.cpuSeconds ?? 0;
   }
 
+  const antsBees = path.join(process.env.BNLAB_SHARED_DATA ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'data'), 'ants-bees');
+  const peerTask = async (args: string[]): Promise<PeerTaskResult | null> => {
+    if (!python) return null;
+    const result = (await runChild(python, [path.join(BENCH_DIR, 'torch_peer.py'), '--arch', 'mobilenet_v1:0.25', '--size', '224', '--classes', '2', '--threads', '2', ...args], timeoutMs, '')) as PeerTaskResult;
+    ourCpuSeconds += result.cpuSeconds ?? 0;
+    torchVersion ??= result.torchVersion ?? null;
+    return result;
+  };
+  let recalibration: BenchRun['recalibration'] = null;
+  if (!options.only || options.only.test('recalibration')) {
+    log(`recalibration of mnv1-0.25-224 on 100 images (single walk, then the per-layer prefix reference once)`);
+    const walkPolicy = { warmup: 1, iterations: options.full ? 5 : 3, minIterations: 2, budgetMs: policy.budgetMs };
+    const bnlab = (await runChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'recalibration.ts'), '--data', antsBees, '--images', '100', '--batch', '16', ...policyArgs(walkPolicy)], timeoutMs, RESULT_PREFIX)) as RecalibrationResult;
+    ourCpuSeconds += bnlab.cpuSeconds ?? 0;
+    log(`recalibration on PyTorch (single walk)`);
+    const peer = await peerTask(['--regimes', 'recalibrate', '--images', String(bnlab.images || 100), '--recal-batch', '16', ...policyArgs(walkPolicy)]);
+    recalibration = { bnlab, peer };
+  }
+  let endToEnd: BenchRun['endToEnd'] = null;
+  if (!options.only || options.only.test('end-to-end')) {
+    log(`end-to-end: 5 seeds x (freeze-all, adabn), 5 epochs, ants-bees, augmentation off`);
+    const bnlab = (await runChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'end-to-end.ts'), '--data', antsBees, '--seeds', '5', '--epochs', '5', '--batch', '16', '--uncached', options.full ? '1' : '0'], timeoutMs * 2, RESULT_PREFIX)) as EndToEndResult;
+    ourCpuSeconds += bnlab.cpuSeconds ?? 0;
+    log(`end-to-end on PyTorch (frozen backbone recomputed every step)`);
+    const peer =
+      bnlab.status === 'ok'
+        ? await peerTask(['--regimes', 'e2e', '--seeds', '5', '--epochs', '5', '--train-batch', '16', '--train-count', String(bnlab.trainCount), '--val-count', String(bnlab.valCount), '--steps-per-epoch', String(bnlab.stepsPerEpoch), '--policies', 'freeze-all,adabn'])
+        : null;
+    endToEnd = { bnlab, peer };
+  }
+
   const wallSeconds = (Date.now() - started) / 1000;
   const busyEnd = busyJiffies();
   const self = process.cpuUsage();
@@ -254,6 +287,8 @@ async function main() {
     },
     models: modelRuns,
     pipeline,
+    recalibration,
+    endToEnd,
   };
 
   console.log(consoleTable(report));

@@ -19,6 +19,7 @@ import { BnController } from '../server/policies/bn-mode.ts';
 import { describeLayers } from '../server/policies/plan.ts';
 import { resolvePolicy } from '../server/policies/resolve.ts';
 import { bnEpsilons, driftAll, snapshotBn } from '../server/stats/drift.ts';
+import { foldedPredictor } from '../server/model/folded-inference.ts';
 import { createOptimizer } from '../server/train/optimizer.ts';
 import { trainStep } from '../server/train/run.ts';
 import { findBenchModel, INFERENCE_BATCH, loadBenchBackbone } from './models.ts';
@@ -49,6 +50,9 @@ export interface RegimeResult {
   wasmHeapMiB: number | null;
   /** tensors left behind by the regime (0 = no leak) */
   leakedTensors: number;
+  /** inference only: the same batches through the BN-folded predictor that `bnlab predict` uses */
+  foldedMsPerImage?: number[];
+  medianFoldedMsPerImage?: number | null;
 }
 
 export interface WorkerResult {
@@ -163,7 +167,17 @@ async function main(): Promise<WorkerResult> {
           tf.dispose([x, y]);
           return (performance.now() - start) / batch;
         });
-        result = { msPerImage: times, medianMsPerImage: median(times) };
+        const folded = foldedPredictor(model);
+        const foldedTimes = await repeat(policy, async () => {
+          const start = performance.now();
+          const x = tf.tensor4d(data.images, [batch, size, size, 3]);
+          const y = folded.predict(x);
+          await y.data();
+          tf.dispose([x, y]);
+          return (performance.now() - start) / batch;
+        });
+        folded.dispose();
+        result = { msPerImage: times, medianMsPerImage: median(times), foldedMsPerImage: foldedTimes, medianFoldedMsPerImage: median(foldedTimes) };
       } else {
         const planName = regime === 'drift' ? 'train-bn' : regime;
         const variables = applyPlan(model, resolvePolicy(planName, layers), bn, null);

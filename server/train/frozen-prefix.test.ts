@@ -126,6 +126,18 @@ describe('frozen prefix', () => {
     expect(outcome(second)).toEqual(outcome(reference));
   });
 
+  it('writes a remembered AdaBN recalibration again in a later run with the same backbone and images, with identical results', async () => {
+    const first = await train({ policy: 'adabn', seed: 1 }, true);
+    const second = await train({ policy: 'adabn', seed: 1 }, true);
+    const reusedLog = (events: RunEvent[]) => events.some((e) => e.type === 'log' && e.code === 'recalibration-reused');
+    expect(reusedLog(first)).toBe(false);
+    expect(reusedLog(second)).toBe(true);
+    const reference = await train({ policy: 'adabn', seed: 1 }, false);
+    expect(reusedLog(reference)).toBe(false);
+    expect(outcome(second)).toEqual(outcome(reference));
+    expect(outcome(first)).toEqual(outcome(reference));
+  });
+
   it('spills the cached values to disk past BNLAB_FEATURE_CACHE_MB, with identical results', async () => {
     process.env.BNLAB_FEATURE_CACHE_MB = '0';
     try {

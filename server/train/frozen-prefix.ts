@@ -23,8 +23,13 @@
  *     backprop memory for layers that do not train.
  *   - 'model': the whole model every step (policies that train from the first layers, or
  *     BNLAB_FROZEN_PREFIX=0).
+ * AdaBN's recalibration before training is frozen work too: `recalibrateOnce` keeps its result per
+ * (layers up to the last BN input with their weights, images, batch size) and writes the same
+ * statistics again for a later run of the process that would compute them (the seeds of a
+ * comparison on a fixed train/val split); BNLAB_FROZEN_PREFIX=0 turns that off as well.
  */
 import crypto from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { isBatchNorm } from '../backbones/layers.ts';
 import type { BatchOptions, ImageBatch, ImageDataset } from '../data/dataset.ts';
@@ -32,8 +37,9 @@ import { budgetFromEnv, DEFAULT_SPILL_BUDGET_BYTES, SpillStore } from '../data/s
 import { LayerGraph, UnsupportedGraphError, type GraphStep } from '../model/layer-graph.ts';
 import type { BnController } from '../policies/bn-mode.ts';
 import type { AugmentConfig } from '../schema.ts';
+import { recalibrateBatchNorm, type ChannelMoments } from '../stats/population.ts';
 import { crossEntropy, evaluate, type Evaluation } from './evaluate.ts';
-import { toImageTensor } from './experiment.ts';
+import { imageTensors, toImageTensor } from './experiment.ts';
 import { trainStep } from './run.ts';
 
 type Symbolic = tf.SymbolicTensor;
@@ -236,10 +242,11 @@ function featureStore(): SpillStore {
   return processStore;
 }
 
-/** Drop every cached prefix value (tests; a long-lived process that wants its memory back). */
+/** Drop every cached prefix value and remembered recalibration (tests; a long-lived process that wants its memory back). */
 export function clearFrozenPrefixCache(): void {
   processStore?.close();
   processStore = null;
+  recalibrations.clear();
 }
 
 /**
@@ -362,4 +369,80 @@ async function cachedSource(opts: TrainingSourceOptions, prefix: FrozenPrefix): 
       return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count };
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// AdaBN's recalibration, once per process
+
+const recalibrations = new Map<string, Array<[string, ChannelMoments]>>();
+
+/**
+ * recalibrateBatchNorm(model, the dataset's batches) with its result remembered: the statistics it
+ * writes depend only on the layers that feed some BN input (their config and weights), on the
+ * images (files, their size and mtime, rendering) and on the batch size (per-batch moments are
+ * float32), all hashed into the key; a later call with the same key writes the remembered
+ * statistics, layer by layer, instead of walking the data again. Returns whether it was reused.
+ */
+export async function recalibrateOnce(model: tf.LayersModel, dataset: ImageDataset, batchSize: number, env: NodeJS.ProcessEnv = process.env): Promise<{ reused: boolean }> {
+  const run = () => recalibrateBatchNorm(model, () => imageTensors(dataset, batchSize));
+  if (env.BNLAB_FROZEN_PREFIX === '0') {
+    await run();
+    return { reused: false };
+  }
+  let key: string;
+  try {
+    key = await recalibrationKey(model, dataset, batchSize);
+  } catch (error) {
+    if (error instanceof UnsupportedGraphError) {
+      await run();
+      return { reused: false };
+    }
+    throw error;
+  }
+  const known = recalibrations.get(key);
+  if (known) {
+    const byName = new Map(leafBnLayers(model).map((layer) => [layer.name, layer]));
+    for (const [name, moments] of known) writeStatistics(byName.get(name)!, moments);
+    return { reused: true };
+  }
+  const written = await run();
+  recalibrations.set(key, [...written]);
+  return { reused: false };
+}
+
+function leafBnLayers(model: tf.LayersModel): tf.layers.Layer[] {
+  const graph = new LayerGraph(model);
+  return graph.stepsFor(model.outputs, new Set()).filter((s) => isBatchNorm(s.layer)).map((s) => s.layer);
+}
+
+/** Same write as population.ts writeMovingStatistics (moving mean and variance of one BN layer). */
+function writeStatistics(layer: tf.layers.Layer, moments: ChannelMoments): void {
+  const bn = layer as unknown as { movingMean: { write(v: tf.Tensor): void }; movingVariance: { write(v: tf.Tensor): void } };
+  tf.tidy(() => {
+    bn.movingMean.write(tf.tensor1d(moments.mean));
+    bn.movingVariance.write(tf.tensor1d(moments.variance));
+  });
+}
+
+async function recalibrationKey(model: tf.LayersModel, dataset: ImageDataset, batchSize: number): Promise<string> {
+  const graph = new LayerGraph(model);
+  const all = graph.stepsFor(model.outputs, new Set());
+  const bnInputs = all.filter((s) => isBatchNorm(s.layer)).flatMap((s) => s.inputs);
+  const upstream = graph.stepsFor(bnInputs, new Set());
+  const bnNames = all.filter((s) => isBatchNorm(s.layer)).map((s) => s.layer.name);
+  const hash = crypto.createHash('sha256');
+  hash.update(JSON.stringify({ batchSize, imageSize: dataset.imageSize, preprocessing: dataset.preprocessing, augment: dataset.augment, bn: bnNames }));
+  for (const step of upstream) {
+    hash.update(`${step.layer.getClassName()}\0${step.layer.name}\0${JSON.stringify(step.layer.getConfig())}\0`);
+    for (const weight of step.layer.getWeights()) {
+      const values = weight.dataSync() as Float32Array;
+      hash.update(`${weight.shape.join('x')}:`);
+      hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    }
+  }
+  for (const item of dataset.items) {
+    const info = await stat(item.path, { bigint: true }).catch(() => null);
+    hash.update(`${item.path}\0${info ? `${info.size}:${info.mtimeNs}` : 'missing'}\0`);
+  }
+  return hash.digest('hex');
 }

@@ -22,7 +22,7 @@ import { imageTensors, prepareExperiment, toImageTensor } from './experiment.ts'
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { planBatches } from './batch-guard.ts';
 import { acquireRunLock } from './run-lock.ts';
-import { prepareTrainingSource } from './frozen-prefix.ts';
+import { prepareTrainingSource, recalibrateOnce } from './frozen-prefix.ts';
 
 export interface RunOptions {
   runId: string;
@@ -115,7 +115,8 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
 
     if (plan.recalibrateBeforeTraining && firstEpoch === 0) {
       log('info', 'recomputing BN population statistics on the training data (AdaBN / PreciseBN)');
-      await recalibrateBatchNorm(model, () => imageTensors(experiment.trainEval, recipe.batchSize));
+      const { reused } = await recalibrateOnce(model, experiment.trainEval, recipe.batchSize); // train/frozen-prefix.ts
+      if (reused) log('info', 'the same recalibration was computed by an earlier run of this process: its statistics were written again', 'recalibration-reused');
     }
     // Frozen work once: the frozen prefix's outputs cached per image, or at least kept off the tape (train/frozen-prefix.ts).
     const source = await prepareTrainingSource({ model, bn, train: experiment.train, augment: recipe.augment, inputSize: experiment.inputSize, numClasses: split.classes.length, batchSize: recipe.batchSize });
