@@ -16,8 +16,11 @@
  * randomness (dropout, noise); it is used when it holds at least one BN layer (otherwise there is
  * nothing worth skipping). Three sources:
  *   - 'cached-prefix': prefix outputs held per image (SpillStore: BNLAB_FEATURE_CACHE_MB, default
- *     1 GiB in memory, spilled to disk past it); on the steps that capture BN batch means for
- *     drift the prefix runs live on that batch, so drift events are unchanged.
+ *     1 GiB in memory, spilled to disk past it), with each image's per-channel mean of every
+ *     prefix BN layer's input; on the steps that capture BN batch means for drift, a prefix
+ *     layer's batch mean is the float64 average of its images' means (every image has the same
+ *     H x W, so this is the batch mean over N*H*W, equal to the live tf.mean up to float32
+ *     rounding: the drift `batchGap` of prefix layers matches to ~1e-6, everything else exactly).
  *   - 'split-prefix': the prefix runs every step, but outside the gradient tape (augmentation on,
  *     or BN in training mode inside it as in bn-stats-only): no backward pass and no
  *     backprop memory for layers that do not train.
@@ -184,6 +187,19 @@ function runPrefix(prefix: FrozenPrefix, x: tf.Tensor, training: boolean): tf.Te
   return prefix.boundary.map((t) => values.get(t)!);
 }
 
+/** Boundary values plus, per image, the channel means of every prefix BN layer's input ([N, sum of channels]). Inside tf.tidy. */
+function runPrefixWithMeans(prefix: FrozenPrefix, x: tf.Tensor): { boundary: tf.Tensor[]; means: tf.Tensor2D } {
+  const values = LayerGraph.run(prefix.steps, new Map([[prefix.graph.input, x]]), { training: false });
+  const perLayer = prefix.steps
+    .filter((s) => isBatchNorm(s.layer))
+    .map((s) => {
+      const input = values.get(s.inputs[0])!;
+      const axes = input.shape.slice(1, -1).map((_, i) => i + 1);
+      return (axes.length ? tf.mean(input, axes) : input) as tf.Tensor2D;
+    });
+  return { boundary: prefix.boundary.map((t) => values.get(t)!), means: tf.concat(perLayer, 1) as tf.Tensor2D };
+}
+
 function runTail(prefix: FrozenPrefix, features: tf.Tensor[], training: boolean): tf.Tensor2D {
   const feeds = new Map(prefix.boundary.map((t, i) => [t, features[i]] as const));
   return LayerGraph.run(prefix.tail, feeds, { training }).get(prefix.output) as tf.Tensor2D;
@@ -273,6 +289,25 @@ async function cachedSource(opts: TrainingSourceOptions, prefix: FrozenPrefix): 
   const perImage = prefix.boundary.map((t) => t.shape.slice(1) as number[]);
   const sizes = perImage.map((shape) => shape.reduce((a, b) => a * b, 1));
   const key = (dataset: ImageDataset, index: number, b: number) => `${fp}\0${dataset.items[index]!.path}\0${b}`;
+  const meanKey = (dataset: ImageDataset, index: number) => `${fp}\0${dataset.items[index]!.path}\0means`;
+  const bnSteps = prefix.steps.filter((s) => isBatchNorm(s.layer));
+  const bnChannels = bnSteps.map((s) => s.inputs[0].shape[s.inputs[0].shape.length - 1] as number);
+  const meanWidth = bnChannels.reduce((a, b) => a + b, 0);
+  /** Batch means of the prefix BN inputs from the images' means, handed to the BN controller for drift. */
+  const provideBatchMeans = (indices: number[]) => {
+    const sums = new Float64Array(meanWidth);
+    for (const index of indices) {
+      const means = store.get(meanKey(opts.train, index));
+      for (let c = 0; c < meanWidth; c++) sums[c] += means[c];
+    }
+    let offset = 0;
+    bnSteps.forEach((step, i) => {
+      const mean = new Float32Array(bnChannels[i]);
+      for (let c = 0; c < mean.length; c++) mean[c] = sums[offset + c] / indices.length;
+      offset += mean.length;
+      opts.bn.provideBatchMean(step.layer.name, mean);
+    });
+  };
   const started = performance.now();
   let computed = 0;
 
@@ -283,16 +318,18 @@ async function cachedSource(opts: TrainingSourceOptions, prefix: FrozenPrefix): 
       const chunk = missing.slice(start, start + opts.batchSize);
       const batch = await dataset.renderBatch(chunk, { seed: 0, epoch: 0 });
       if (batch.count === 0) continue;
-      const values = tf.tidy(() => runPrefix(prefix, toImageTensor(batch.images, batch.count, dataset.imageSize), false));
+      const { boundary, means } = tf.tidy(() => runPrefixWithMeans(prefix, toImageTensor(batch.images, batch.count, dataset.imageSize)));
       try {
         const byPath = new Map(chunk.map((i) => [dataset.items[i]!.path, i]));
-        for (const [b, value] of values.entries()) {
+        for (const [b, value] of boundary.entries()) {
           const data = (await value.data()) as Float32Array;
           batch.paths.forEach((p, slot) => store.put(key(dataset, byPath.get(p)!, b), data.slice(slot * sizes[b], (slot + 1) * sizes[b])));
         }
+        const meanData = (await means.data()) as Float32Array;
+        batch.paths.forEach((p, slot) => store.put(meanKey(dataset, byPath.get(p)!), meanData.slice(slot * meanWidth, (slot + 1) * meanWidth)));
         computed += batch.count;
       } finally {
-        tf.dispose(values);
+        tf.dispose([...boundary, means]);
       }
     }
   };
@@ -340,11 +377,8 @@ async function cachedSource(opts: TrainingSourceOptions, prefix: FrozenPrefix): 
       }
     },
     async step(optimizer, variables, batch, { capture }) {
-      if (!capture) return tailStep(prefix, optimizer, variables, () => gather(opts.train, batch.indices), batch.labels, batch.count, opts.numClasses);
-      // Drift capture reads every BN layer's batch mean: run the prefix on this batch's pixels.
-      const rendered = await opts.train.renderBatch(batch.indices, batch);
-      if (rendered.count !== batch.count) throw new Error('a cached training image could not be decoded again');
-      return tailStep(prefix, optimizer, variables, () => runPrefix(prefix, toImageTensor(rendered.images, rendered.count, opts.inputSize), false), batch.labels, batch.count, opts.numClasses);
+      if (capture) provideBatchMeans(batch.indices); // drift reads every BN layer's batch mean
+      return tailStep(prefix, optimizer, variables, () => gather(opts.train, batch.indices), batch.labels, batch.count, opts.numClasses);
     },
     async evaluate(dataset, batchSize) {
       if (dataset.augment && !isDeterministicAugment(dataset.augment)) return evaluate(opts.model, dataset, batchSize);
