@@ -8,6 +8,7 @@ import type { BnlabConfig } from '../config.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { loadBackbone } from '../backbones/load.ts';
 import { ImageDataset } from '../data/dataset.ts';
+import { diskImageCache } from '../data/disk-cache.ts';
 import { scanImageFolder } from '../data/scan.ts';
 import { recalibrateBatchNorm } from '../stats/population.ts';
 import { bnEpsilons, driftAll, snapshotBn } from '../stats/drift.ts';
@@ -31,7 +32,7 @@ export async function recalibrateBackbone(
   const split = await scanImageFolder(resolveDataPath(opts.data), { valFraction: 0.2, seed: 0 });
   // Every image of the folder is used: recalibration learns no weights, so there is nothing to hold out.
   const items = [...split.train, ...split.val];
-  const dataset = new ImageDataset({ items, imageSize: backbone.entry.inputSize, preprocessing: backbone.entry.preprocessing, augment: null });
+  const dataset = new ImageDataset({ items, imageSize: backbone.entry.inputSize, preprocessing: backbone.entry.preprocessing, augment: null, diskCache: diskImageCache(config.cacheDir) });
   const before = snapshotBn(backbone.model);
   await recalibrateBatchNorm(backbone.model, () => imageTensors(dataset, opts.batchSize), { onLayer: opts.onLayer });
   const after = snapshotBn(backbone.model);
