@@ -75,6 +75,8 @@ export interface BenchMeta {
   /** average number of cores kept busy by processes other than the bench during the run; null if unknown */
   otherLoadCores: number | null;
   wallSeconds: number;
+  /** later runs with --merge that replaced some parts of this one */
+  merged?: Array<{ date: string; command: string; parts: string[]; otherLoadCores: number | null; loadAverage: { start: number; end: number }; wallSeconds: number }>;
 }
 
 export interface BenchRun {
@@ -411,6 +413,10 @@ export function renderSection(run: BenchRun): string {
     `- PyTorch peer: ${m.peerStatus}`,
     `- tfjs-node ('tensorflow' backend): ${m.tfjsNodeStatus}`,
     `- Other load: ${load}`,
+    ...(m.merged ?? []).map(
+      (g) =>
+        `- Re-measured by \`${g.command}\` at ${g.date} (${g.wallSeconds.toFixed(0)} s): ${g.parts.join(', ')}; other load ${g.otherLoadCores === null ? 'unknown' : `${g.otherLoadCores.toFixed(2)} of ${m.cores} cores`} (load average ${g.loadAverage.start.toFixed(1)} → ${g.loadAverage.end.toFixed(1)})`,
+    ),
     '',
     '### Targets (issues 5 and 11)',
     '',

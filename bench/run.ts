@@ -1,7 +1,11 @@
 /**
  * `npm run bench`: bnlab's performance benchmark (issue 5).
  *
- *   npm run bench [-- --full] [--only <regex>] [--backends wasm,cpu] [--no-peer] [--no-write]
+ *   npm run bench [-- --full] [--only <regex>] [--backends wasm,cpu] [--no-peer] [--no-write] [--merge]
+ *
+ * --merge keeps the stored run and replaces only the parts this run measured (models by id, the
+ * data pipeline, recalibration, end to end), recording this run's date, command and load under
+ * meta.merged, so a part can be re-measured when the machine is quieter.
  *
  * For each model (bench/models.ts) it runs, one after the other so that their timings see the
  * same machine state: a wasm worker process, the PyTorch peer (bench/torch_peer.py, when some
@@ -35,6 +39,8 @@ interface Options {
   backends: string[] | null;
   peer: boolean;
   write: boolean;
+  /** keep the stored run (bench/results/latest.json) and replace only what this run measured */
+  merge: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -50,6 +56,7 @@ function parseOptions(argv: string[]): Options {
     backends: backends ? backends.split(',') : null,
     peer: !argv.includes('--no-peer'),
     write: !argv.includes('--no-write'),
+    merge: argv.includes('--merge'),
   };
 }
 
@@ -232,7 +239,7 @@ async function main() {
   const antsBees = path.join(process.env.BNLAB_SHARED_DATA ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'data'), 'ants-bees');
   const peerTask = async (args: string[]): Promise<PeerTaskResult | null> => {
     if (!python) return null;
-    const result = (await runChild(python, [path.join(BENCH_DIR, 'torch_peer.py'), '--arch', 'mobilenet_v1:0.25', '--size', '224', '--classes', '2', '--threads', '2', ...args], timeoutMs, '')) as PeerTaskResult;
+    const result = (await runChild(python, [path.join(BENCH_DIR, 'torch_peer.py'), '--arch', 'mobilenet_v1:0.25', '--size', '224', '--classes', '2', '--threads', '2', ...args], timeoutMs * 3, '')) as PeerTaskResult;
     ourCpuSeconds += result.cpuSeconds ?? 0;
     torchVersion ??= result.torchVersion ?? null;
     return result;
@@ -266,7 +273,7 @@ async function main() {
   ourCpuSeconds += (self.user + self.system) / 1e6;
   const otherLoadCores = busyStart !== null && busyEnd !== null ? Math.max(0, ((busyEnd - busyStart) / clockTicks - ourCpuSeconds) / wallSeconds) : null;
   const argv = process.argv.slice(2);
-  const report: BenchRun = {
+  const fresh: BenchRun = {
     meta: {
       date: new Date().toISOString(),
       command: `npm run bench${argv.length ? ` -- ${argv.map((a) => (/^[\w.,:=/-]+$/.test(a) ? a : `'${a}'`)).join(' ')}` : ''}`,
@@ -291,6 +298,8 @@ async function main() {
     endToEnd,
   };
 
+  const resultsFile = path.join(BENCH_DIR, 'results', 'latest.json');
+  const report = options.merge && fs.existsSync(resultsFile) ? mergeRuns(JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as BenchRun, fresh, options.only) : fresh;
   console.log(consoleTable(report));
   console.log(`\nOther load: ${otherLoadCores === null ? 'unknown' : `${otherLoadCores.toFixed(2)} cores busy with other processes on average`}; wall ${wallSeconds.toFixed(0)} s`);
   if (options.write) {
@@ -302,6 +311,21 @@ async function main() {
     fs.writeFileSync(benchMd, replaceBetweenMarkers(current, renderSection(report)));
     log(`wrote bench/results/latest.json and BENCH.md`);
   }
+}
+
+/** The stored run with the parts `fresh` measured replaced (see --merge). */
+function mergeRuns(stored: BenchRun, fresh: BenchRun, only: RegExp | null): BenchRun {
+  const measured = (part: string) => !only || only.test(part);
+  const models = stored.models.map((m) => fresh.models.find((f) => f.model.id === m.model.id) ?? m);
+  for (const f of fresh.models) if (!models.includes(f)) models.push(f);
+  const parts = [...fresh.models.map((m) => m.model.id), ...['data-pipeline', 'recalibration', 'end-to-end'].filter(measured)];
+  return {
+    meta: { ...stored.meta, merged: [...(stored.meta.merged ?? []), { date: fresh.meta.date, command: fresh.meta.command, parts, otherLoadCores: fresh.meta.otherLoadCores, loadAverage: fresh.meta.loadAverage, wallSeconds: fresh.meta.wallSeconds }] },
+    models,
+    pipeline: measured('data-pipeline') ? fresh.pipeline : stored.pipeline,
+    recalibration: measured('recalibration') ? fresh.recalibration : stored.recalibration,
+    endToEnd: measured('end-to-end') ? fresh.endToEnd : stored.endToEnd,
+  };
 }
 
 main().catch((error) => {
