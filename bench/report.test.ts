@@ -83,4 +83,29 @@ describe('report', () => {
     expect(out).toContain('| mnv1-0.25-224 | full | 16 | 11.0 | 10.0 | 1.10× |');
     expect(replaceBetweenMarkers('# B\n', 'x')).toBe(`# B\n\n${BENCH_MARKER_START}\nx\n${BENCH_MARKER_END}\n`);
   });
+
+  it('judges the recalibration and end-to-end targets, and renders their sections', () => {
+    const r = run();
+    const bnlabRecal = { status: 'ok' as const, model: 'mnv1-0.25-224', images: 100, batch: 16, bnLayers: 27, walkSeconds: [4, 5, 6], medianWalkSeconds: 5, prefixSeconds: 30, walkPeakHeldMiB: 120, walkPeakSpilledMiB: 0, identicalToPrefix: true, cpuSeconds: 10, peakRssMiB: 500 };
+    r.recalibration = { bnlab: bnlabRecal, peer: { status: 'ok', recalibrate: { images: 100, batch: 16, seconds: [4], medianSeconds: 4, peakRssMiB: 400 } } };
+    const pass = { seconds: 20, runSeconds: [2, 2], notes: ['frozen prefix of 27 BN layer(s) up to bnlab_head_pool computed once per image (256 values/image; 245 computed in 3.1 s, 0 reused; cache 1.0 MiB)'], valAccuracy: [0.9, 0.91] };
+    r.endToEnd = {
+      bnlab: { status: 'ok', seeds: 5, epochs: 5, batch: 16, policies: ['freeze-all', 'adabn'], trainCount: 245, valCount: 153, stepsPerEpoch: 15, cached: pass, uncached: null, cpuSeconds: 30, peakRssMiB: 900 },
+      peer: { status: 'ok', e2e: { seconds: 100, runSeconds: [10], peakRssMiB: 700 } },
+    };
+    const verdicts = evaluateTargets(r);
+    const recal = verdicts.find((v) => v.target.startsWith('Recalibration'))!;
+    expect(recal.pass).toBe(true); // 5 / 4 = 1.25x <= 1.5x
+    expect(recal.measured).toMatch(/^1\.25× \(bnlab 5\.0 s vs PyTorch 4\.0 s; the per-layer prefix implementation took 30\.0 s\)/);
+    expect(verdicts.find((v) => v.target.startsWith('End to end'))!.pass).toBe(true); // 20 / 100 = 0.2x
+    r.endToEnd.peer = { status: 'ok', e2e: { seconds: 50, runSeconds: [5], peakRssMiB: 700 } };
+    expect(evaluateTargets(r).find((v) => v.target.startsWith('End to end'))!.pass).toBe(false); // 0.4x
+    r.recalibration.peer = null;
+    expect(evaluateTargets(r).find((v) => v.target.startsWith('Recalibration'))!.pass).toBeNull();
+    const section = renderSection(r);
+    expect(section).toContain('### Recalibration (single walk)');
+    expect(section).toContain('identical statistics (bit for bit)');
+    expect(section).toContain('run log: frozen prefix of 27 BN layer(s) up to bnlab_head_pool computed once per image (256 values/image; N computed, M reused; cache 1.0 MiB)');
+    expect(section).toContain('CPU model `cpu` (/proc/cpuinfo)');
+  });
 });

@@ -6,6 +6,8 @@
  * same run (lower is better; 1.0 = as fast as PyTorch).
  */
 import type { PipelineResult } from './data-pipeline.ts';
+import type { EndToEndResult } from './end-to-end.ts';
+import type { RecalibrationResult } from './recalibration.ts';
 import type { BenchModel } from './models.ts';
 import type { RegimeResult, WorkerResult } from './worker.ts';
 
@@ -30,6 +32,18 @@ export interface PeerResult {
   regimes: PeerRegime[];
   cpuSeconds?: number;
   /** wall-clock seconds of the whole process (set by run.ts) */
+  wallSeconds?: number;
+  peakRssMiB?: number;
+}
+
+/** The peer's answer for the recalibrate / e2e tasks (bench/torch_peer.py). */
+export interface PeerTaskResult {
+  status: 'ok' | 'unavailable' | 'error';
+  message?: string;
+  torchVersion?: string;
+  recalibrate?: { images: number; batch: number; seconds: number[]; medianSeconds: number | null; peakRssMiB: number };
+  e2e?: { seconds: number; runSeconds: number[]; peakRssMiB: number };
+  cpuSeconds?: number;
   wallSeconds?: number;
   peakRssMiB?: number;
 }
@@ -61,12 +75,17 @@ export interface BenchMeta {
   /** average number of cores kept busy by processes other than the bench during the run; null if unknown */
   otherLoadCores: number | null;
   wallSeconds: number;
+  /** later runs with --merge that replaced some parts of this one */
+  merged?: Array<{ date: string; command: string; parts: string[]; otherLoadCores: number | null; loadAverage: { start: number; end: number }; wallSeconds: number }>;
 }
 
 export interface BenchRun {
   meta: BenchMeta;
   models: ModelRun[];
   pipeline: PipelineResult | null;
+  /** absent in runs recorded before issue 11 */
+  recalibration?: { bnlab: RecalibrationResult; peer: PeerTaskResult | null } | null;
+  endToEnd?: { bnlab: EndToEndResult; peer: PeerTaskResult | null } | null;
 }
 
 export const TRAIN_REGIMES = ['freeze-all', 'train-bn', 'full'] as const;
@@ -207,7 +226,96 @@ export function evaluateTargets(run: BenchRun): TargetVerdict[] {
   } else {
     verdicts.push({ target: 'MobileNet v1 α1.0@224 trains at batch 32 without OOM', measured: 'not run (filtered out?)', limit: 'no OOM', pass: null });
   }
+  verdicts.push(recalibrationVerdict(run));
+  verdicts.push(endToEndVerdict(run));
   return verdicts;
+}
+
+function recalibrationVerdict(run: BenchRun): TargetVerdict {
+  const target = 'Recalibration of MobileNet v1 α0.25@224 on 100 images, bnlab single walk / PyTorch single walk';
+  const r = run.recalibration;
+  const ours = r?.bnlab.status === 'ok' ? r.bnlab.medianWalkSeconds : null;
+  const theirs = r?.peer?.status === 'ok' ? r.peer.recalibrate?.medianSeconds ?? null : null;
+  if (ours == null || theirs == null) {
+    return { target, measured: `not measured (bnlab: ${r?.bnlab.status ?? 'not run'}${r?.bnlab.message ? ` ${r.bnlab.message.slice(0, 120)}` : ''}; PyTorch: ${r?.peer?.status ?? 'unavailable'})`, limit: '<= 1.5×', pass: null };
+  }
+  const ratio = ours / theirs;
+  const prefix = r!.bnlab.prefixSeconds;
+  return {
+    target,
+    measured: `${fmt(ratio)}× (bnlab ${fmt(ours, 1)} s vs PyTorch ${fmt(theirs, 1)} s${prefix != null ? `; the per-layer prefix implementation took ${fmt(prefix, 1)} s` : ''})`,
+    limit: '<= 1.5×',
+    pass: ratio <= 1.5,
+  };
+}
+
+function endToEndVerdict(run: BenchRun): TargetVerdict {
+  const target = 'End to end: 5 seeds × (freeze-all, adabn), ants-bees, 5 epochs, augmentation off, MobileNet v1 α0.25@224; bnlab / PyTorch loop that recomputes the frozen backbone every step';
+  const e = run.endToEnd;
+  const ours = e?.bnlab.status === 'ok' ? e.bnlab.cached?.seconds ?? null : null;
+  const theirs = e?.peer?.status === 'ok' ? e.peer.e2e?.seconds ?? null : null;
+  if (ours == null || theirs == null) {
+    return { target, measured: `not measured (bnlab: ${e?.bnlab.status ?? 'not run'}${e?.bnlab.message ? ` ${e.bnlab.message.slice(0, 120)}` : ''}; PyTorch: ${e?.peer?.status ?? 'unavailable'})`, limit: '<= 0.3×', pass: null };
+  }
+  const ratio = ours / theirs;
+  return { target, measured: `${fmt(ratio)}× (bnlab ${fmt(ours, 0)} s vs PyTorch ${fmt(theirs, 0)} s)`, limit: '<= 0.3×', pass: ratio <= 0.3 };
+}
+
+/** The recalibration and end-to-end sections of BENCH.md. */
+export function tasksSection(run: BenchRun): string[] {
+  const out: string[] = [];
+  const r = run.recalibration;
+  if (r) {
+    const b = r.bnlab;
+    out.push('### Recalibration (single walk)', '');
+    out.push(
+      b.status === 'ok'
+        ? `bnlab \`recalibrateBatchNorm\` (server/stats/population.ts), wasm, ${b.images} ants-bees training images decoded beforehand, batches of ${b.batch}, ${b.bnLayers} BN layers: ` +
+            `median ${num(b.medianWalkSeconds, 2)} s of ${b.walkSeconds.length} (${b.walkSeconds.map((t) => t.toFixed(2)).join(', ')}); held activations peak ${num(b.walkPeakHeldMiB, 0)} MiB in memory, ${num(b.walkPeakSpilledMiB, 0)} MiB on disk; ` +
+            `peak RSS ${num(b.peakRssMiB, 0)} MiB. The per-layer prefix implementation it replaces: ${b.prefixSeconds == null ? 'not run' : `${num(b.prefixSeconds, 1)} s`}` +
+            `${b.identicalToPrefix == null ? '' : b.identicalToPrefix ? ', identical statistics (bit for bit)' : ', **statistics differ**'}.`
+        : `bnlab: ${b.status} ${b.message ?? ''}`,
+      '',
+      r.peer?.status === 'ok' && r.peer.recalibrate
+        ? `PyTorch (bench/torch_peer.py \`bn_walk_recalibrate\`, the same exact single walk, ${r.peer.recalibrate.images} in-memory images, batches of ${r.peer.recalibrate.batch}): median ${num(r.peer.recalibrate.medianSeconds, 2)} s (${r.peer.recalibrate.seconds.map((t) => t.toFixed(2)).join(', ')}); peak RSS ${num(r.peer.recalibrate.peakRssMiB, 0)} MiB.`
+        : `PyTorch: ${r.peer?.status ?? 'unavailable'} ${r.peer?.message ?? ''}`,
+      '',
+    );
+  }
+  const e = run.endToEnd;
+  if (e) {
+    const b = e.bnlab;
+    out.push('### End to end', '');
+    if (b.status === 'ok' && b.cached) {
+      const pass = (label: string, p: NonNullable<EndToEndResult['cached']>) =>
+        `${label}: ${num(p.seconds, 0)} s for ${p.runSeconds.length} runs (per run ${p.runSeconds.map((t) => t.toFixed(1)).join(', ')} s; val accuracy ${p.valAccuracy.map((a) => a.toFixed(3)).join(', ')})`;
+      out.push(
+        `bnlab, one process, ${b.seeds} seeds × ${b.policies.join(' + ')} via \`runComparison\` (what \`bnlab compare\` runs), ${b.trainCount} training / ${b.valCount} validation images, ${b.stepsPerEpoch} steps of ${b.batch} per epoch, ${b.epochs} epochs, per-epoch validation and checkpoints, fresh decoded-image caches; peak RSS ${num(b.peakRssMiB, 0)} MiB.`,
+        '',
+        `- ${pass('with the frozen-prefix cache (default)', b.cached)}`,
+        ...(b.uncached ? [`- ${pass('whole model every step (BNLAB_FROZEN_PREFIX=0)', b.uncached)}`] : []),
+        ...[...new Set(b.cached.notes.map((n) => n.replace(/\d+ computed in [\d.]+ s, \d+ reused/, 'N computed, M reused')))].map((n) => `- run log: ${n}`),
+        '',
+      );
+    } else out.push(`bnlab: ${b.status} ${b.message ?? ''}`, '');
+    out.push(
+      e.peer?.status === 'ok' && e.peer.e2e
+        ? `PyTorch loop (bench/torch_peer.py \`run_e2e\`: a fresh model per run, adabn's single-walk recalibration, every step through the whole model with the backbone frozen and BN in eval mode, no_grad validation per epoch, in-memory tensors): ${num(e.peer.e2e.seconds, 0)} s (per run ${e.peer.e2e.runSeconds.map((t) => t.toFixed(1)).join(', ')} s); peak RSS ${num(e.peer.e2e.peakRssMiB, 0)} MiB.`
+        : `PyTorch: ${e.peer?.status ?? 'unavailable'} ${e.peer?.message ?? ''}`,
+      '',
+    );
+  }
+  const folded = run.models.flatMap((m) => {
+    const inference = regimeOf(m.backends.find((b) => b.backend === 'wasm'), 'inference');
+    if (inference?.medianFoldedMsPerImage == null || inference.medianMsPerImage == null) return [];
+    const torch = m.peer?.regimes.find((g) => g.regime === 'inference')?.medianMsPerImage ?? null;
+    return [[m.model.id, num(inference.medianMsPerImage, 2), num(inference.medianFoldedMsPerImage, 2), torch == null ? '—' : `${(inference.medianFoldedMsPerImage / torch).toFixed(2)}×`]];
+  });
+  if (folded.length) {
+    out.push('### Inference with BN folded', '', 'The same inference batches through `foldedPredictor` (server/model/folded-inference.ts: inference-mode BN folded into the convolution before it, ReLU/ReLU6 fused), which `bnlab predict` uses.', '');
+    out.push(table(['model', 'model.predict ms/img', 'folded ms/img', 'folded / PyTorch'], folded), '');
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -300,13 +408,17 @@ export function renderSection(run: BenchRun): string {
   return [
     `Run ${m.date} (${m.mode}; ${m.wallSeconds.toFixed(0)} s), command: \`${m.command}\``,
     '',
-    `- Machine: ${m.cores} cores (\`nproc\`), ${m.cpuModel}, ${m.memoryGiB.toFixed(0)} GiB RAM`,
+    `- Machine: ${m.cores} cores (\`nproc\`), CPU model \`${m.cpuModel}\` (/proc/cpuinfo), ${m.memoryGiB.toFixed(0)} GiB RAM`,
     `- Versions: Node ${m.node}, @tensorflow/tfjs ${m.tfjs}, PyTorch ${m.torch ?? '—'}, torchvision ${m.torchvision ?? '—'} (${m.python ?? 'no python with torch'})`,
     `- PyTorch peer: ${m.peerStatus}`,
     `- tfjs-node ('tensorflow' backend): ${m.tfjsNodeStatus}`,
     `- Other load: ${load}`,
+    ...(m.merged ?? []).map(
+      (g) =>
+        `- Re-measured by \`${g.command}\` at ${g.date} (${g.wallSeconds.toFixed(0)} s): ${g.parts.join(', ')}; other load ${g.otherLoadCores === null ? 'unknown' : `${g.otherLoadCores.toFixed(2)} of ${m.cores} cores`} (load average ${g.loadAverage.start.toFixed(1)} → ${g.loadAverage.end.toFixed(1)})`,
+    ),
     '',
-    '### Targets (issue 5)',
+    '### Targets (issues 5 and 11)',
     '',
     targetsTable(run),
     '',
@@ -329,6 +441,7 @@ export function renderSection(run: BenchRun): string {
       ? `ImageDataset on \`${p.data}\` (${p.images} training images, ${p.imageSize}×${p.imageSize}, random resized crop + flip): cold ${num(p.coldImagesPerSecond, 0)} images/s (every file decoded), cached ${num(p.medianCachedImagesPerSecond, 0)} images/s (median of ${p.cachedImagesPerSecond.length} epochs).`
       : `not measured: ${p?.message ?? 'not run'}`,
     '',
+    ...tasksSection(run),
     ...(notes.length ? ['### Notes', '', ...notes, ''] : []),
   ].join('\n');
 }

@@ -1,7 +1,11 @@
 /**
  * `npm run bench`: bnlab's performance benchmark (issue 5).
  *
- *   npm run bench [-- --full] [--only <regex>] [--backends wasm,cpu] [--no-peer] [--no-write]
+ *   npm run bench [-- --full] [--only <regex>] [--backends wasm,cpu] [--no-peer] [--no-write] [--merge]
+ *
+ * --merge keeps the stored run and replaces only the parts this run measured (models by id, the
+ * data pipeline, recalibration, end to end), recording this run's date, command and load under
+ * meta.merged, so a part can be re-measured when the machine is quieter.
  *
  * For each model (bench/models.ts) it runs, one after the other so that their timings see the
  * same machine state: a wasm worker process, the PyTorch peer (bench/torch_peer.py, when some
@@ -19,8 +23,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../server/config.ts';
 import type { PipelineResult } from './data-pipeline.ts';
+import type { EndToEndResult } from './end-to-end.ts';
+import type { RecalibrationResult } from './recalibration.ts';
 import { BENCH_MODELS, INFERENCE_BATCH, type BenchModel } from './models.ts';
-import { consoleTable, renderSection, replaceBetweenMarkers, type BenchRun, type ModelRun, type PeerResult } from './report.ts';
+import { consoleTable, renderSection, replaceBetweenMarkers, type BenchRun, type ModelRun, type PeerResult, type PeerTaskResult } from './report.ts';
 import { FULL_POLICY, SHORT_POLICY, type RepeatPolicy } from './timing.ts';
 import { parseResultLine, RESULT_PREFIX } from './result-line.ts';
 import type { WorkerRegime, WorkerResult } from './worker.ts';
@@ -33,6 +39,8 @@ interface Options {
   backends: string[] | null;
   peer: boolean;
   write: boolean;
+  /** keep the stored run (bench/results/latest.json) and replace only what this run measured */
+  merge: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -48,6 +56,7 @@ function parseOptions(argv: string[]): Options {
     backends: backends ? backends.split(',') : null,
     peer: !argv.includes('--no-peer'),
     write: !argv.includes('--no-write'),
+    merge: argv.includes('--merge'),
   };
 }
 
@@ -227,13 +236,44 @@ async function main() {
     ourCpuSeconds += pipeline.cpuSeconds ?? 0;
   }
 
+  const antsBees = path.join(process.env.BNLAB_SHARED_DATA ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'data'), 'ants-bees');
+  const peerTask = async (args: string[]): Promise<PeerTaskResult | null> => {
+    if (!python) return null;
+    const result = (await runChild(python, [path.join(BENCH_DIR, 'torch_peer.py'), '--arch', 'mobilenet_v1:0.25', '--size', '224', '--classes', '2', '--threads', '2', ...args], timeoutMs * 3, '')) as PeerTaskResult;
+    ourCpuSeconds += result.cpuSeconds ?? 0;
+    torchVersion ??= result.torchVersion ?? null;
+    return result;
+  };
+  let recalibration: BenchRun['recalibration'] = null;
+  if (!options.only || options.only.test('recalibration')) {
+    log(`recalibration of mnv1-0.25-224 on 100 images (single walk, then the per-layer prefix reference once)`);
+    const walkPolicy = { warmup: 1, iterations: options.full ? 5 : 3, minIterations: 2, budgetMs: policy.budgetMs };
+    const bnlab = (await runChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'recalibration.ts'), '--data', antsBees, '--images', '100', '--batch', '16', ...policyArgs(walkPolicy)], timeoutMs, RESULT_PREFIX)) as RecalibrationResult;
+    ourCpuSeconds += bnlab.cpuSeconds ?? 0;
+    log(`recalibration on PyTorch (single walk)`);
+    const peer = await peerTask(['--regimes', 'recalibrate', '--images', String(bnlab.images || 100), '--recal-batch', '16', ...policyArgs(walkPolicy)]);
+    recalibration = { bnlab, peer };
+  }
+  let endToEnd: BenchRun['endToEnd'] = null;
+  if (!options.only || options.only.test('end-to-end')) {
+    log(`end-to-end: 5 seeds x (freeze-all, adabn), 5 epochs, ants-bees, augmentation off`);
+    const bnlab = (await runChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'end-to-end.ts'), '--data', antsBees, '--seeds', '5', '--epochs', '5', '--batch', '16', '--uncached', options.full ? '1' : '0'], timeoutMs * 2, RESULT_PREFIX)) as EndToEndResult;
+    ourCpuSeconds += bnlab.cpuSeconds ?? 0;
+    log(`end-to-end on PyTorch (frozen backbone recomputed every step)`);
+    const peer =
+      bnlab.status === 'ok'
+        ? await peerTask(['--regimes', 'e2e', '--seeds', '5', '--epochs', '5', '--train-batch', '16', '--train-count', String(bnlab.trainCount), '--val-count', String(bnlab.valCount), '--steps-per-epoch', String(bnlab.stepsPerEpoch), '--policies', 'freeze-all,adabn'])
+        : null;
+    endToEnd = { bnlab, peer };
+  }
+
   const wallSeconds = (Date.now() - started) / 1000;
   const busyEnd = busyJiffies();
   const self = process.cpuUsage();
   ourCpuSeconds += (self.user + self.system) / 1e6;
   const otherLoadCores = busyStart !== null && busyEnd !== null ? Math.max(0, ((busyEnd - busyStart) / clockTicks - ourCpuSeconds) / wallSeconds) : null;
   const argv = process.argv.slice(2);
-  const report: BenchRun = {
+  const fresh: BenchRun = {
     meta: {
       date: new Date().toISOString(),
       command: `npm run bench${argv.length ? ` -- ${argv.map((a) => (/^[\w.,:=/-]+$/.test(a) ? a : `'${a}'`)).join(' ')}` : ''}`,
@@ -254,8 +294,12 @@ async function main() {
     },
     models: modelRuns,
     pipeline,
+    recalibration,
+    endToEnd,
   };
 
+  const resultsFile = path.join(BENCH_DIR, 'results', 'latest.json');
+  const report = options.merge && fs.existsSync(resultsFile) ? mergeRuns(JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as BenchRun, fresh, options.only) : fresh;
   console.log(consoleTable(report));
   console.log(`\nOther load: ${otherLoadCores === null ? 'unknown' : `${otherLoadCores.toFixed(2)} cores busy with other processes on average`}; wall ${wallSeconds.toFixed(0)} s`);
   if (options.write) {
@@ -267,6 +311,21 @@ async function main() {
     fs.writeFileSync(benchMd, replaceBetweenMarkers(current, renderSection(report)));
     log(`wrote bench/results/latest.json and BENCH.md`);
   }
+}
+
+/** The stored run with the parts `fresh` measured replaced (see --merge). */
+function mergeRuns(stored: BenchRun, fresh: BenchRun, only: RegExp | null): BenchRun {
+  const measured = (part: string) => !only || only.test(part);
+  const models = stored.models.map((m) => fresh.models.find((f) => f.model.id === m.model.id) ?? m);
+  for (const f of fresh.models) if (!models.includes(f)) models.push(f);
+  const parts = [...fresh.models.map((m) => m.model.id), ...['data-pipeline', 'recalibration', 'end-to-end'].filter(measured)];
+  return {
+    meta: { ...stored.meta, merged: [...(stored.meta.merged ?? []), { date: fresh.meta.date, command: fresh.meta.command, parts, otherLoadCores: fresh.meta.otherLoadCores, loadAverage: fresh.meta.loadAverage, wallSeconds: fresh.meta.wallSeconds }] },
+    models,
+    pipeline: measured('data-pipeline') ? fresh.pipeline : stored.pipeline,
+    recalibration: measured('recalibration') ? fresh.recalibration : stored.recalibration,
+    endToEnd: measured('end-to-end') ? fresh.endToEnd : stored.endToEnd,
+  };
 }
 
 main().catch((error) => {

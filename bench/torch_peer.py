@@ -13,6 +13,18 @@ Regimes (what a PyTorch user would write for each bnlab policy):
   full        every parameter trains, BN in train mode (batch statistics + running-stat update)
   train-bn    only BN weight/bias (and the head) require grad, BN in train mode
   freeze-all  only the head requires grad, BN in eval mode (running statistics)
+Tasks (--regimes, besides the per-step regimes; MobileNet v1 only):
+  recalibrate  exact single-walk BN recalibration of --images images in batches of --recal-batch:
+               every image's activation held at the current BN layer, per-batch mean and biased
+               variance merged exactly in float64 (Chan et al.), written as running statistics,
+               then the held activations advance one layer: one forward pass in all (what bnlab's
+               server/stats/population.ts does)
+  e2e          the end-to-end comparison: --seeds seeds x --policies (freeze-all, adabn), each a
+               fresh model (adabn: the single-walk recalibration on the training images first),
+               --epochs epochs of --steps-per-epoch shuffled batches of --train-batch through the
+               WHOLE model (the frozen backbone recomputed every step, BN in eval mode, only the
+               head trains), then a no_grad evaluation of the --val-count validation images per
+               epoch; images are in-memory tensors (no decoding timed)
 Every model is backbone -> global average pooling -> Linear(classes), trained with Adam(lr 1e-3) on
 cross-entropy, like bnlab's head (bnlab applies softmax in the model and takes the log in the loss).
 MobileNet v1 follows Keras' layout with TensorFlow 'same' padding (stride-2 layers pad one extra
@@ -161,6 +173,95 @@ def run_regime(model, regime, batch, size, classes, policy):
     return repeat(policy, once)
 
 
+def bn_walk_recalibrate(model, images, batch):
+    """Single-walk exact recalibration of a MobileNet v1 built by build(): see the module docstring."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    with torch.no_grad():
+        chunks = list(images.split(batch))
+        for layer in model.features:
+            pre = [F.pad(x, (0, 1, 0, 1)) if layer.stride == 2 and layer.kernel == 3 else x for x in chunks]
+            held = [layer.conv(x) for x in pre]
+            count, mean, m2 = 0, None, None
+            for h in held:
+                var, mu = torch.var_mean(h, dim=(0, 2, 3), unbiased=False)
+                nb = h.numel() // h.shape[1]
+                mu, var = mu.double(), var.double()
+                if mean is None:
+                    count, mean, m2 = nb, mu.clone(), var * nb
+                else:
+                    total = count + nb
+                    delta = mu - mean
+                    mean += delta * nb / total
+                    m2 += var * nb + delta * delta * count * nb / total
+                    count = total
+            layer.bn.running_mean.copy_(mean.float())
+            layer.bn.running_var.copy_((m2 / count).float())
+            chunks = [layer.act(layer.bn(h)) for h in held]
+
+
+def run_recalibrate(args, policy):
+    import torch
+
+    if not args.arch.startswith("mobilenet_v1:"):
+        raise ValueError("recalibrate is written for mobilenet_v1 only")
+    model = build(args.arch, args.classes)
+    images = torch.rand(args.images, 3, args.size, args.size) * 2 - 1
+
+    def once():
+        start = time.perf_counter()
+        bn_walk_recalibrate(model, images, args.recal_batch)
+        return time.perf_counter() - start
+
+    return repeat(policy, once)
+
+
+def run_e2e(args):
+    import torch
+    from torch import nn
+
+    train_x = torch.rand(args.train_count, 3, args.size, args.size) * 2 - 1
+    train_y = torch.arange(args.train_count) % args.classes
+    val_x = torch.rand(args.val_count, 3, args.size, args.size) * 2 - 1
+    val_y = torch.arange(args.val_count) % args.classes
+    run_seconds = []
+    start = time.perf_counter()
+    for seed in range(args.seeds):
+        for policy in args.policies.split(","):
+            run_start = time.perf_counter()
+            torch.manual_seed(seed)
+            model = build(args.arch, args.classes)
+            if policy == "adabn":
+                bn_walk_recalibrate(model, train_x, args.train_batch)
+            elif policy != "freeze-all":
+                raise ValueError("e2e runs freeze-all and adabn only, got " + policy)
+            for name, p in model.named_parameters():
+                p.requires_grad_(name.startswith("head."))
+            optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+            loss_fn = nn.CrossEntropyLoss()
+            generator = torch.Generator().manual_seed(seed)
+            for _ in range(args.epochs):
+                model.train()
+                model.features.eval()  # frozen backbone: BN on running statistics
+                order = torch.randperm(args.train_count, generator=generator)
+                for step in range(args.steps_per_epoch):
+                    index = order[step * args.train_batch:(step + 1) * args.train_batch]
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(train_x[index]), train_y[index])
+                    loss.backward()
+                    optimizer.step()
+                    loss.item()
+                model.eval()
+                with torch.no_grad():
+                    correct = 0
+                    for i in range(0, args.val_count, args.train_batch):
+                        correct += (model(val_x[i:i + args.train_batch]).argmax(1) == val_y[i:i + args.train_batch]).sum().item()
+            run_seconds.append(time.perf_counter() - run_start)
+    return {"seconds": time.perf_counter() - start, "runSeconds": run_seconds}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--arch", required=True)
@@ -174,6 +275,14 @@ def main():
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--min-iterations", type=int, default=3)
     parser.add_argument("--budget-ms", type=float, default=20000)
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--recal-batch", type=int, default=16)
+    parser.add_argument("--train-count", type=int, default=245)
+    parser.add_argument("--val-count", type=int, default=153)
+    parser.add_argument("--steps-per-epoch", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--policies", default="freeze-all,adabn")
     args = parser.parse_args()
 
     base = {"arch": args.arch, "size": args.size, "python": sys.executable, "pythonVersion": platform.python_version()}
@@ -202,6 +311,19 @@ def main():
         return
 
     policy = {"warmup": args.warmup, "iterations": args.iterations, "min_iterations": args.min_iterations, "budget_ms": args.budget_ms}
+    tasks = args.regimes.split(",")
+    if "recalibrate" in tasks or "e2e" in tasks:
+        out = {**base, "status": "ok"}
+        try:
+            if "recalibrate" in tasks:
+                times = run_recalibrate(args, policy)
+                out["recalibrate"] = {"images": args.images, "batch": args.recal_batch, "seconds": times, "medianSeconds": median(times), "peakRssMiB": peak_rss_mib()}
+            if "e2e" in tasks:
+                out["e2e"] = {**run_e2e(args), "peakRssMiB": peak_rss_mib()}
+        except Exception as error:
+            out = {**base, "status": "error", "message": str(error).split("\n")[0]}
+        emit({**out, "cpuSeconds": cpu_seconds(), "peakRssMiB": peak_rss_mib()})
+        return
     regimes = []
     for regime in [r for r in ["inference", "freeze-all", "train-bn", "full"] if r in args.regimes.split(",")]:
         batch = args.infer_batch if regime == "inference" else args.train_batch

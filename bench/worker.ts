@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildClassifier } from '../server/backbones/head.ts';
 import { selectBackend } from '../server/engine/backend.ts';
 import { bnEpsilons, driftAll, snapshotBn } from '../server/stats/drift.ts';
+import { foldedPredictor } from '../server/model/folded-inference.ts';
 import { createOptimizer } from '../server/train/optimizer.ts';
 import { applyPolicy, makeTrainable } from '../server/train/prepare.ts';
 import { trainStep } from '../server/train/step.ts';
@@ -45,6 +46,9 @@ export interface RegimeResult {
   wasmHeapMiB: number | null;
   /** tensors left behind by the regime (0 = no leak) */
   leakedTensors: number;
+  /** inference only: the same batches through the BN-folded predictor that `bnlab predict` uses */
+  foldedMsPerImage?: number[];
+  medianFoldedMsPerImage?: number | null;
 }
 
 export interface WorkerResult {
@@ -157,7 +161,17 @@ async function main(): Promise<WorkerResult> {
           tf.dispose([x, y]);
           return (performance.now() - start) / batch;
         });
-        result = { msPerImage: times, medianMsPerImage: median(times) };
+        const folded = foldedPredictor(model);
+        const foldedTimes = await repeat(policy, async () => {
+          const start = performance.now();
+          const x = tf.tensor4d(data.images, [batch, size, size, 3]);
+          const y = folded.predict(x);
+          await y.data();
+          tf.dispose([x, y]);
+          return (performance.now() - start) / batch;
+        });
+        folded.dispose();
+        result = { msPerImage: times, medianMsPerImage: median(times), foldedMsPerImage: foldedTimes, medianFoldedMsPerImage: median(foldedTimes) };
       } else {
         const planName = regime === 'drift' ? 'train-bn' : regime;
         const { variables } = applyPolicy(trainable, planName);

@@ -20,6 +20,7 @@ import { backboneSetup } from '../backbones/setup.ts';
 import { type BackboneSetup } from '../schema/backbone-setup.ts';
 import { TEACHABLE_METADATA_FILE, teachableMetadataFor } from '../backbones/teachable-machine.ts';
 import { ImageDataset } from '../data/dataset.ts';
+import { diskImageCache } from '../data/disk-cache.ts';
 import { scanUnlabelledImages } from '../data/scan.ts';
 import type { Preprocessing } from '../schema/preprocessing.ts';
 import { recalibrateBatchNorm } from '../stats/population.ts';
@@ -80,7 +81,7 @@ export async function recalibrateBackbone(opts: RecalibrationOptions, config: Bn
   // learns no weights and reads no labels, so there is nothing to hold out and nothing to label.
   const found = await scanUnlabelledImages(resolveDataPath(opts.data), { roots: config.dataRoots });
   const items = found.files.map((file) => ({ path: file, label: 0 }));
-  const dataset = new ImageDataset({ items, imageSize: inputSize, preprocessing, augment: null });
+  const dataset = new ImageDataset({ items, imageSize: inputSize, preprocessing, augment: null, diskCache: diskImageCache(config.cacheDir) });
   const before = snapshotBn(backbone.model);
   await recalibrateBatchNorm(backbone.model, () => imageTensors(dataset, opts.batchSize), { onLayer: opts.onLayer });
   const after = snapshotBn(backbone.model);

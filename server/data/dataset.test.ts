@@ -131,10 +131,10 @@ describe('ImageDataset cache', () => {
   it('decodes every file once: epoch 2+ has zero decodes', async () => {
     const ds = dataset({ augment: AUGMENT });
     await collect(ds, 4, true, 0, 0);
-    expect(ds.decodeStats).toEqual({ decodes: 14, cacheHits: 0, failures: 0 });
+    expect(ds.decodeStats).toEqual({ decodes: 14, cacheHits: 0, diskHits: 0, failures: 0 });
     await collect(ds, 4, true, 0, 1);
     await collect(ds, 4, true, 0, 2);
-    expect(ds.decodeStats).toEqual({ decodes: 14, cacheHits: 28, failures: 0 });
+    expect(ds.decodeStats).toEqual({ decodes: 14, cacheHits: 28, diskHits: 0, failures: 0 });
   });
 
   it('is shared between datasets with the same image size (train and eval views)', async () => {

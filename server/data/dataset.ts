@@ -15,6 +15,7 @@ import type { Preprocessing } from '../schema/preprocessing.ts';
 import { planSample, renderSample, type AugmentOptions } from './augment.ts';
 import { DecodedImageCache, sharedDecodedImageCache } from './cache.ts';
 import { decodeImage, ImageDecodeError, type DecodedImage } from './decode.ts';
+import type { DiskImageCache } from './disk-cache.ts';
 import { createRng, hashSeed, shuffleInPlace } from './random.ts';
 import type { ImageItem, SkippedFile } from './scan.ts';
 
@@ -29,6 +30,8 @@ export interface ImageDatasetOptions {
   augment: AugmentOptions | null;
   /** Defaults to the process-wide sharedDecodedImageCache(). */
   cache?: DecodedImageCache;
+  /** Decoded images on disk, shared between processes (disk-cache.ts); consulted after `cache`. Default none. */
+  diskCache?: DiskImageCache | null;
   decodeConcurrency?: number;
   /** Decompression-bomb guard passed to decodeImage (default 50 megapixels). */
   maxInputPixels?: number;
@@ -55,6 +58,8 @@ export interface DecodeStats {
   /** Files handed to the decoder (successful or not). */
   decodes: number;
   cacheHits: number;
+  /** Decodes read back from the disk cache instead. */
+  diskHits: number;
   failures: number;
 }
 
@@ -65,7 +70,8 @@ export class ImageDataset {
   readonly augment: AugmentOptions | null;
   readonly cache: DecodedImageCache;
   readonly skipped: SkippedFile[] = [];
-  readonly decodeStats: DecodeStats = { decodes: 0, cacheHits: 0, failures: 0 };
+  readonly decodeStats: DecodeStats = { decodes: 0, cacheHits: 0, diskHits: 0, failures: 0 };
+  readonly diskCache: DiskImageCache | null;
   private readonly decodeConcurrency: number;
   private readonly maxInputPixels: number | undefined;
   private readonly onSkipped: ((file: SkippedFile) => void) | undefined;
@@ -82,6 +88,7 @@ export class ImageDataset {
     this.preprocessing = opts.preprocessing;
     this.augment = opts.augment;
     this.cache = opts.cache ?? sharedDecodedImageCache();
+    this.diskCache = opts.diskCache ?? null;
     this.decodeConcurrency = Math.max(1, Math.floor(opts.decodeConcurrency ?? 4));
     this.maxInputPixels = opts.maxInputPixels;
     this.onSkipped = opts.onSkipped;
@@ -94,9 +101,7 @@ export class ImageDataset {
 
   async *batches(opts: BatchOptions): AsyncGenerator<ImageBatch> {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
-    const order: number[] = [];
-    for (let i = 0; i < this.items.length; i++) if (!this.failed.has(this.items[i]!.path)) order.push(i);
-    if (opts.shuffle) shuffleInPlace(order, createRng(hashSeed(opts.seed, opts.epoch)));
+    const order = this.epochOrder(opts);
 
     const prefetch = new OrderedPrefetch(order.length, Math.max(2 * opts.batchSize, this.decodeConcurrency), this.decodeConcurrency, (k) =>
       this.load(order[k]!),
@@ -117,6 +122,28 @@ export class ImageDataset {
     }
   }
 
+  /**
+   * Item indices in the order `batches(opts)` visits them (files known to be undecodable left
+   * out, unless `leaveOutKnownFailures` is false: the order a fresh dataset would shuffle). When
+   * every listed file decodes, batch k of `batches(opts)` is order[k*batchSize ...].
+   */
+  epochOrder(opts: Pick<BatchOptions, 'shuffle' | 'seed' | 'epoch'>, leaveOutKnownFailures = true): number[] {
+    const order: number[] = [];
+    for (let i = 0; i < this.items.length; i++) if (!leaveOutKnownFailures || !this.failed.has(this.items[i]!.path)) order.push(i);
+    if (opts.shuffle) shuffleInPlace(order, createRng(hashSeed(opts.seed, opts.epoch)));
+    return order;
+  }
+
+  /** The batch of the given items, rendered exactly as `batches(opts)` renders them (undecodable ones left out). */
+  async renderBatch(indices: number[], opts: Pick<BatchOptions, 'seed' | 'epoch'>): Promise<ImageBatch> {
+    const samples: Array<{ index: number; image: DecodedImage }> = [];
+    for (const index of indices) {
+      const image = await this.load(index);
+      if (image) samples.push({ index, image });
+    }
+    return this.assemble(samples, { batchSize: indices.length, shuffle: false, ...opts });
+  }
+
   /** Decoded image of item `index` from cache or disk; null (and recorded) if it cannot be decoded. */
   async load(index: number): Promise<DecodedImage | null> {
     const item = this.items[index];
@@ -127,10 +154,18 @@ export class ImageDataset {
       return cached;
     }
     if (this.failed.has(item.path)) return null;
+    const decodeOptions = { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels };
+    const fromDisk = await this.diskCache?.get(item.path, decodeOptions);
+    if (fromDisk) {
+      this.decodeStats.diskHits++;
+      this.cache.set(item.path, this.imageSize, fromDisk);
+      return fromDisk;
+    }
     this.decodeStats.decodes++;
     try {
-      const image = await decodeImage(item.path, { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels });
+      const image = await decodeImage(item.path, decodeOptions);
       this.cache.set(item.path, this.imageSize, image);
+      await this.diskCache?.put(item.path, decodeOptions, image);
       return image;
     } catch (error) {
       this.decodeStats.failures++;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { recalibrateBatchNorm, type ChannelMoments } from './population.ts';
+import { recalibrateBatchNorm, recalibrateBatchNormByPrefix, type ChannelMoments } from './population.ts';
 import { readBnState } from './drift.ts';
 import { decodeImages, listImages, loadLayersModelFromDir, sliceBatches } from '../../test/support/shared-fixtures.ts';
 import { directMoments, expectClose } from '../../test/support/reference-moments.ts';
@@ -75,5 +75,22 @@ describe.skipIf(!modelsDir || !sharedData)('on the shared pretrained models', ()
     expect(tf.max(tf.abs(predictionAfter.sub(predictionBefore))).dataSync()[0]).toBeGreaterThan(0);
     tf.dispose([images, predictionBefore, predictionAfter]);
     model.dispose();
+  });
+
+  it('Teachable Machine MobileNetV2: the single walk (residuals held across blocks) equals the per-layer prefix reference bit for bit', async () => {
+    const dir = path.join(modelsDir!, 'teachable_mobilenet_v2_0.35_224');
+    const [walked, reference] = [await loadLayersModelFromDir(dir), await loadLayersModelFromDir(dir)];
+    const images = await realImages(5);
+    const method: string[] = [];
+    const walk = await recalibrateBatchNorm(walked, sliceBatches(images, 3), { onReport: (r) => method.push(r.method) });
+    const prefix = await recalibrateBatchNormByPrefix(reference, sliceBatches(images, 3));
+    expect(method).toEqual(['walk']);
+    expect([...walk.keys()]).toEqual([...prefix.keys()]);
+    for (const [name, moments] of prefix) {
+      expect({ name, mean: Array.from(walk.get(name)!.mean), variance: Array.from(walk.get(name)!.variance) }).toEqual({ name, mean: Array.from(moments.mean), variance: Array.from(moments.variance) });
+    }
+    images.dispose();
+    walked.dispose();
+    reference.dispose();
   });
 });

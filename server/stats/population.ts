@@ -22,21 +22,23 @@
  * Measuring (for `inspect`) is the same computation without writing anything: every BN input is
  * measured with upstream layers at their current (pretrained) statistics, in a single pass.
  *
- * Cost: recalibration runs the data once per BN layer, each time only through the prefix of the
- * network up to that layer (about (L+1)/2 full forward passes for L evenly spread BN layers);
- * measuring needs one forward pass.
+ * Cost: recalibration walks the data once (one forward pass, activations held between layers,
+ * see recalibrateBatchNorm); the reference implementation runs the data once per BN layer through
+ * the prefix up to it (about (L+1)/2 forward passes). Measuring needs one forward pass.
  *
  * Nested containers (Teachable Machine: Sequential[Sequential[functional model3, GAP], head]): a
  * BN layer's prefix is built inside the container that holds it directly, and that container's
  * input is computed from the batch by the prefixes of the containers above it (for Teachable
  * Machine models all of them are the image input itself).
  *
- * Batches: `batches()` is called once per pass (once per BN layer when recalibrating), so it must
- * return a fresh iterable over the same data each time. Each yielded tensor is disposed here once
+ * Batches: `batches()` is called once per pass (once by the walk, once per BN layer by the prefix
+ * reference and fallback), so it must return a fresh iterable over the same data each time. Each yielded tensor is disposed here once
  * it has been used (disposing twice is harmless in tfjs, so a producer that also disposes after its
  * `yield` is fine); a producer that keeps a cache must yield clones.
  */
 import * as tf from '@tensorflow/tfjs';
+import { budgetFromEnv, DEFAULT_SPILL_BUDGET_BYTES, SpillStore } from '../data/spill-store.ts';
+import { LayerGraph, UnsupportedGraphError, type GraphStep } from '../model/layer-graph.ts';
 import { isBatchNorm, isContainer } from '../model/layers.ts';
 import { assertChannelLast, bnVariables } from '../model/batch-norm.ts';
 
@@ -62,6 +64,21 @@ export interface RecalibrateOptions {
    * measured with upstream layers holding what was written. Default: the population statistics.
    */
   combine?: (layer: string, population: ChannelMoments) => { mean: Float32Array; variance: Float32Array };
+  /** bytes of held activations kept in memory before spilling to disk (default BNLAB_WALK_MEMORY_MB or 1 GiB) */
+  memoryBytes?: number;
+  /** parent folder for spilled activations (default the OS temporary folder) */
+  spillDir?: string;
+  /** how the recalibration ran: the single walk, or the per-layer prefixes (and why) */
+  onReport?: (report: RecalibrationReport) => void;
+}
+
+export interface RecalibrationReport {
+  method: 'walk' | 'prefix';
+  /** why the walk was not used (null when it was) */
+  reason: string | null;
+  /** peak bytes of held activations in memory and on disk */
+  peakMemoryBytes: number;
+  peakDiskBytes: number;
 }
 
 export interface MeasureOptions {
@@ -79,8 +96,50 @@ export interface MeasuredStatistics {
  * PreciseBN: set every BN layer's moving mean/variance to the population mean and biased variance
  * of its input over all batches, layer by layer in topological order (see the module comment).
  * Returns what was written, keyed by layer name (with `combine`, the combined statistics).
+ *
+ * One walk over the data: `batches()` is read once; every image's activations at the current BN
+ * layer (and every tensor later layers still need, e.g. MobileNetV2's residual inputs) are held
+ * as Float32Arrays outside the wasm heap, in chunks of the source's batches, under
+ * `memoryBytes` (default BNLAB_WALK_MEMORY_MB, 1 GiB) and spilled to disk past it. After the
+ * layer is recalibrated the held activations advance through the next segment of the graph, so
+ * every segment runs once per image: one forward pass in all instead of ~(L+1)/2. The per-batch
+ * moments are those of today's prefix computation (same batches, same ops, float32 values kept
+ * exactly), merged in the same order, so the result is bit-identical to
+ * `recalibrateBatchNormByPrefix`, which stays as the reference and as the fallback for graphs the
+ * walk does not support (model/layer-graph.ts UnsupportedGraphError).
  */
 export async function recalibrateBatchNorm(
+  model: tf.LayersModel,
+  batches: BatchSource,
+  opts: RecalibrateOptions = {},
+): Promise<Map<string, ChannelMoments>> {
+  const sites = findBnSites(model);
+  let walk: WalkPlan;
+  try {
+    walk = planWalk(model, sites);
+  } catch (error) {
+    if (!(error instanceof UnsupportedGraphError)) throw error;
+    opts.onReport?.({ method: 'prefix', reason: error.message, peakMemoryBytes: 0, peakDiskBytes: 0 });
+    return recalibrateBatchNormByPrefix(model, batches, opts);
+  }
+  const store = new SpillStore({
+    budgetBytes: opts.memoryBytes ?? budgetFromEnv('BNLAB_WALK_MEMORY_MB', DEFAULT_SPILL_BUDGET_BYTES),
+    dir: opts.spillDir,
+  });
+  try {
+    const written = await runWalk(walk, batches, store, opts);
+    opts.onReport?.({ method: 'walk', reason: null, peakMemoryBytes: store.peakMemoryBytes, peakDiskBytes: store.peakDiskBytes });
+    return written;
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Today's (pre-walk) recalibration: the data once per BN layer through the prefix of the network
+ * up to that layer. The reference the single walk is tested against, and its fallback.
+ */
+export async function recalibrateBatchNormByPrefix(
   model: tf.LayersModel,
   batches: BatchSource,
   opts: RecalibrateOptions = {},
@@ -297,6 +356,127 @@ function checkBatch(batch: tf.Tensor): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The single walk
+
+type Symbolic = tf.SymbolicTensor;
+
+/** What segment k of the walk runs: the layers between the previous BN input and this one. */
+interface WalkSegment {
+  site: BnSite;
+  /** the BN layer's input */
+  target: Symbolic;
+  steps: GraphStep[];
+  /** held tensors this segment reads */
+  fetch: Symbolic[];
+  /** tensors computed here (or fed, in segment 0) that later segments read */
+  keep: Symbolic[];
+  /** held tensors no later segment reads: dropped after this one */
+  release: Symbolic[];
+}
+
+interface WalkPlan {
+  input: Symbolic;
+  segments: WalkSegment[];
+}
+
+/** Cut the graph at every BN input, in BN order, and work out which tensors each segment hands on. */
+function planWalk(model: tf.LayersModel, sites: BnSite[]): WalkPlan {
+  const graph = new LayerGraph(model);
+  graph.stepsFor(model.outputs, new Set()); // expands every nested container the outputs go through
+  const siteIndex = new Map(sites.map((site, i) => [site.layer, i]));
+  const targets = sites.map((site) => graph.canonical(site.input ?? singleInput(site.chain[site.chain.length - 1])));
+  const done = new Set<GraphStep>();
+  const stepsPerSegment = targets.map((target, k) => {
+    const steps = graph.stepsFor([target], done);
+    for (const step of steps) {
+      const j = siteIndex.get(step.layer);
+      if (j !== undefined && j >= k) {
+        throw new UnsupportedGraphError(`BN layer ${step.layer.name} feeds ${sites[k].layer.name} but comes after it in layer order`);
+      }
+    }
+    return steps;
+  });
+  const producedAt = new Map<Symbolic, number>([[graph.input, 0]]);
+  const lastUse = new Map<Symbolic, number>();
+  stepsPerSegment.forEach((steps, k) => {
+    for (const step of steps) {
+      step.inputs.forEach((t) => lastUse.set(t, k));
+      step.outputs.forEach((t) => producedAt.set(t, k));
+    }
+    lastUse.set(targets[k], k);
+  });
+  const segments = stepsPerSegment.map((steps, k): WalkSegment => {
+    const consumed = new Set([...steps.flatMap((step) => step.inputs), targets[k]]);
+    const fetch = [...consumed].filter((t) => producedAt.get(t)! < k);
+    const produced = [...(k === 0 ? [graph.input] : []), ...steps.flatMap((step) => step.outputs)];
+    const keep = produced.filter((t) => (lastUse.get(t) ?? -1) > k);
+    for (const t of keep) {
+      if (t.dtype !== 'float32') throw new UnsupportedGraphError(`tensor ${t.name} is ${t.dtype}; the walk holds float32 activations only`);
+    }
+    return { site: sites[k], target: targets[k], steps, fetch, keep, release: fetch.filter((t) => lastUse.get(t) === k) };
+  });
+  return { input: graph.input, segments };
+}
+
+async function runWalk(plan: WalkPlan, batches: BatchSource, store: SpillStore, opts: RecalibrateOptions): Promise<Map<string, ChannelMoments>> {
+  const written = new Map<string, ChannelMoments>();
+  const shapes = new Map<string, number[]>();
+  const key = (t: Symbolic, chunk: number) => `${t.id}:${chunk}`;
+  let chunks = 0;
+  for (const [k, segment] of plan.segments.entries()) {
+    const accumulator = new MomentAccumulator(segment.site.layer.name);
+    const runChunk = async (chunk: number, batch: tf.Tensor | null) => {
+      const feeds = new Map<Symbolic, tf.Tensor>();
+      const fetched = segment.fetch.map((t) => tf.tensor(store.get(key(t, chunk)), shapes.get(key(t, chunk))));
+      segment.fetch.forEach((t, i) => feeds.set(t, fetched[i]));
+      if (batch) feeds.set(plan.input, batch);
+      try {
+        const { kept, moments } = tf.tidy(() => {
+          const values = LayerGraph.run(segment.steps, feeds, { training: false });
+          return { kept: segment.keep.map((t) => values.get(t)!), moments: momentTensors(values.get(segment.target)!) };
+        });
+        try {
+          for (const [i, t] of segment.keep.entries()) {
+            store.put(key(t, chunk), (await kept[i].data()) as Float32Array);
+            shapes.set(key(t, chunk), kept[i].shape);
+          }
+        } finally {
+          kept.forEach((t) => t !== batch && t.dispose());
+        }
+        accumulator.add((await readMoments([moments]))[0]);
+      } finally {
+        fetched.forEach((t) => t.dispose());
+      }
+    };
+    if (k === 0) {
+      for await (const batch of batches()) {
+        try {
+          checkBatch(batch);
+          await runChunk(chunks, batch);
+          chunks += 1;
+        } finally {
+          batch.dispose();
+        }
+      }
+    } else {
+      for (let chunk = 0; chunk < chunks; chunk++) await runChunk(chunk, null);
+    }
+    for (const t of segment.release) {
+      for (let chunk = 0; chunk < chunks; chunk++) {
+        store.delete(key(t, chunk));
+        shapes.delete(key(t, chunk));
+      }
+    }
+    const population = accumulator.result();
+    const moments = opts.combine ? { ...opts.combine(segment.site.layer.name, population), count: population.count } : population;
+    writeMovingStatistics(segment.site.layer, moments);
+    written.set(segment.site.layer.name, moments);
+    opts.onLayer?.(k + 1, plan.segments.length, segment.site.layer.name);
+  }
+  return written;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Accumulating moments
 
 interface BatchMoments {
@@ -307,13 +487,20 @@ interface BatchMoments {
 
 /** Per-channel mean and biased variance of each probed tensor over all axes but the last. */
 async function batchMoments(run: () => tf.Tensor[]): Promise<BatchMoments[]> {
-  const pairs = tf.tidy(() =>
-    run().map((x) => {
-      const channels = x.shape[x.rank - 1];
-      const { mean, variance } = tf.moments(x.reshape([-1, channels]), 0);
-      return [mean, variance, tf.scalar(x.size / channels, 'int32')];
-    }),
-  );
+  return readMoments(tf.tidy(() => run().map(momentTensors)));
+}
+
+type MomentTensors = [tf.Tensor, tf.Tensor, tf.Tensor];
+
+/** [mean, biased variance, values per channel] of x over all axes but the last (on the device, float32). */
+function momentTensors(x: tf.Tensor): MomentTensors {
+  const channels = x.shape[x.rank - 1];
+  const { mean, variance } = tf.moments(x.reshape([-1, channels]), 0);
+  return [mean, variance, tf.scalar(x.size / channels, 'int32')];
+}
+
+/** Download moment tensors, then dispose them. */
+async function readMoments(pairs: MomentTensors[]): Promise<BatchMoments[]> {
   try {
     const out: BatchMoments[] = [];
     for (const [mean, variance, count] of pairs) {

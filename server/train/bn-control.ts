@@ -106,6 +106,19 @@ export class BnController {
     return out;
   }
 
+  /**
+   * Stand in for a capture the layer did not make because it did not run (its input came from a
+   * cache, train/frozen-prefix.ts): `mean` becomes its latest batch mean while capture is on.
+   */
+  provideBatchMean(name: string, mean: Float32Array) {
+    const layer = this.layers.find((l) => l.name === name);
+    if (!layer) throw new Error(`no BatchNormalization layer named '${name}'`);
+    const state = layer[STATE]!;
+    if (!state.captureBatchMean) return;
+    state.lastBatchMean?.dispose();
+    state.lastBatchMean = tf.keep(tf.tensor1d(mean));
+  }
+
   private disposeCapture(layer: ControlledLayer) {
     layer[STATE]!.lastBatchMean?.dispose();
     layer[STATE]!.lastBatchMean = null;

@@ -12,6 +12,7 @@ import { findBiasBeforeBn } from '../stats/lint.ts';
 import { backboneSetup } from '../backbones/setup.ts';
 import { type BackboneSetup } from '../schema/backbone-setup.ts';
 import { DecodedImageCache, ImageDataset } from '../data/dataset.ts';
+import { diskImageCache } from '../data/disk-cache.ts';
 import { scanImageFolder, type ImageFolderSplit } from '../data/scan.ts';
 import type { Preprocessing } from '../schema/preprocessing.ts';
 import type { Recipe } from '../schema/recipe.ts';
@@ -54,7 +55,7 @@ export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cac
   for (const finding of findBiasBeforeBn(model)) {
     warnings.push(`layer '${finding.layer}' has a bias feeding straight into BatchNorm '${finding.bn}': BN subtracts the mean, so the bias is redundant (it only costs parameters)`);
   }
-  const common = { imageSize: inputSize, preprocessing, cache };
+  const common = { imageSize: inputSize, preprocessing, cache, diskCache: diskImageCache(config.cacheDir) };
   return {
     backbone,
     model,

@@ -27,7 +27,7 @@ import { MetricsFile } from './listeners/metrics-file.ts';
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { applyPolicy, makeTrainable, type AppliedPolicy, type TrainableModel } from './prepare.ts';
 import { acquireRunLock } from './run-lock.ts';
-import { trainStep } from './step.ts';
+import { prepareTrainingSource, recalibrateOnce, type TrainingSource } from './frozen-prefix.ts';
 
 export interface RunOptions {
   runId: string;
@@ -58,6 +58,8 @@ interface RunState {
   policy: AppliedPolicy;
   optimizer: tf.Optimizer;
   saver: CheckpointSaver;
+  /** where batches come from: the frozen prefix's cached outputs, or images (frozen-prefix.ts); set after AdaBN */
+  source: TrainingSource | null;
   batches: BatchPlan;
   stepsPerEpoch: number;
   reference: Map<string, BnState>;
@@ -83,6 +85,7 @@ export async function runTraining(asked: Recipe, opts: RunOptions): Promise<RunS
   try {
     const run = await startRun(recipe, opts, outDir, metrics, emit);
     await beforeTraining(run);
+    run.source = await prepareSource(run);
     for (let epoch = run.firstEpoch; epoch < recipe.epochs; epoch++) await trainEpoch(run, epoch);
     const summary = await finishRun(run, started);
     emit({ type: 'runFinished', runId, status: 'completed', summary });
@@ -118,6 +121,7 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
   const run: RunState = {
     recipe, runId, outDir, backend, signal: opts.signal, emit, log, experiment, trainable, policy, optimizer,
     saver: new CheckpointSaver(outDir, model, optimizer, emit),
+    source: null,
     batches, stepsPerEpoch, reference, epsilons, firstEpoch: 0, step: 0,
     last: { loss: NaN, accuracy: NaN, valLoss: NaN, valAccuracy: NaN, valTrainMode: null },
   };
@@ -155,9 +159,21 @@ async function beforeTraining(run: RunState) {
   if (run.firstEpoch > 0) return;
   if (run.policy.plan.recalibrateBeforeTraining) {
     run.log('info', 'recomputing BN population statistics on the training data (AdaBN / PreciseBN)');
-    await recalibrateBatchNorm(run.experiment.model, () => imageTensors(run.experiment.trainEval, run.recipe.batchSize));
+    const { reused } = await recalibrateOnce(run.experiment.model, run.experiment.trainEval, run.recipe.batchSize);
+    if (reused) run.log('info', 'the same recalibration was computed by an earlier run of this process: its statistics were written again', 'recalibration-reused');
   }
   emitDrift(run, 0, new Map());
+}
+
+/** Frozen work once: the frozen prefix's outputs cached per image, or at least kept off the tape (frozen-prefix.ts). */
+async function prepareSource(run: RunState): Promise<TrainingSource> {
+  const { experiment, recipe } = run;
+  const source = await prepareTrainingSource({
+    model: experiment.model, bn: run.trainable.bn, train: experiment.train, augment: recipe.augment,
+    inputSize: experiment.inputSize, numClasses: experiment.split.classes.length, batchSize: recipe.batchSize,
+  });
+  if (source.note) run.log('info', source.note, 'frozen-prefix');
+  return source;
 }
 
 function emitDrift(run: RunState, epoch: number, batchMeans: Map<string, Float32Array>) {
@@ -187,6 +203,7 @@ function checkpointMeta(run: RunState, epoch: number, completed: boolean): Check
 /** Steps over the shuffled training batches, then evaluation (inference- and train-mode BN) and a checkpoint. */
 async function trainEpoch(run: RunState, epoch: number) {
   const { recipe, experiment, trainable, policy, optimizer } = run;
+  const source = run.source!;
   const { model, split } = experiment;
   const { bn } = trainable;
   const lr = learningRateAt(recipe.optimizer, epoch, recipe.epochs);
@@ -195,14 +212,14 @@ async function trainEpoch(run: RunState, epoch: number) {
   let correct = 0;
   let seen = 0;
   let epochStep = 0;
-  for await (const batch of experiment.train.batches({ batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch })) {
+  for await (const batch of source.batches({ batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, epoch })) {
     if (epochStep >= run.stepsPerEpoch) break;
     if (batch.count < recipe.batchSize && batch.count < run.batches.minTrainBatch) continue; // announced by planBatches
     if (run.signal?.aborted) throw new TrainingStoppedError('stopped by request');
     const capture = (run.step + 1) % recipe.logEvery === 0;
     bn.setCapture(capture);
     const t0 = performance.now();
-    const result = trainStep(model, optimizer, policy.variables, batch.images, batch.labels, batch.count, experiment.inputSize, split.classes.length);
+    const result = await source.step(optimizer, policy.variables, batch, { capture });
     const [clippedLoss, hits, outputSum] = await result.data();
     // the loss clips probabilities, which can hide NaN outputs (wasm clamps NaN to the bound)
     const loss = Number.isFinite(outputSum) ? clippedLoss : outputSum;
@@ -227,7 +244,7 @@ async function trainEpoch(run: RunState, epoch: number) {
     const skipped = experiment.train.skipped;
     throw new Error(`none of the ${split.train.length} training images could be decoded${skipped.length ? ` (e.g. ${skipped[0].path}: ${skipped[0].reason})` : ''}; check the data folder`);
   }
-  const val = await evaluate(model, experiment.val, recipe.batchSize);
+  const val = await source.evaluate(experiment.val, recipe.batchSize);
   const valTrainMode = policy.summary.bnTrainMode.length
     ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true }))).accuracy
     : null;
