@@ -2,13 +2,14 @@
  * Dashboard entry: a hash router over the views and one socket connection.
  *   #/                 runs list, demo, new-run form        #/new/<id>      the form prefilled from a run
  *   #/job/<id>         a run or a comparison                #/overlay/<id>,<id>…  any runs on one set of axes
- *   #/inspect[/<id>]   inspect before training
+ *   #/inspect[/<id>]   inspect before training            #/adapt/<id>    an adapt job: before/after per shift
  */
 import './charts/setup.ts';
 import type { JobDetail } from '../../server/schema/api.ts';
 import { api, authToken } from './api.ts';
 import { h } from './dom.ts';
 import { LiveConnection } from './live.ts';
+import { AdaptView } from './views/adapt-view.ts';
 import { ComparisonView } from './views/comparison-view.ts';
 import { HomeView } from './views/home-view.ts';
 import { InspectView } from './views/inspect-view.ts';
@@ -39,6 +40,10 @@ async function route(): Promise<void> {
     current = new InspectView(root, id);
     return;
   }
+  if (section === 'adapt' && id) {
+    current = new AdaptView(root, id);
+    return;
+  }
   if (section === 'new') {
     current = new HomeView(root, live, id);
     return;
@@ -49,7 +54,7 @@ async function route(): Promise<void> {
       const ids = id.split(',').filter(Boolean);
       const details = await Promise.all(ids.map((one) => api<JobDetail>('GET', `api/runs/${encodeURIComponent(one)}`)));
       if (ticket !== navigation) return;
-      current = new ComparisonView(root, details.filter((d) => d.kind !== 'inspect'), live, true);
+      current = new ComparisonView(root, details.filter((d) => d.kind !== 'inspect' && d.kind !== 'adapt'), live, true);
     } catch (error) {
       if (ticket === navigation) root.replaceChildren(h('pre', { class: 'error-box' }, (error as Error).message));
     }
@@ -62,6 +67,7 @@ async function route(): Promise<void> {
       if (ticket !== navigation) return;
       if (detail.kind === 'comparison' || detail.kind === 'sweep') current = new ComparisonView(root, detail, live);
       else if (detail.kind === 'inspect') location.hash = `#/inspect/${encodeURIComponent(detail.id)}`;
+      else if (detail.kind === 'adapt') location.hash = `#/adapt/${encodeURIComponent(detail.id)}`;
       else current = new RunView(root, detail, live);
     } catch (error) {
       if (ticket === navigation) root.replaceChildren(h('pre', { class: 'error-box' }, (error as Error).message));

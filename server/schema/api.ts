@@ -5,15 +5,17 @@
  */
 import type { RunEvent, RunSummary } from './events.ts';
 import type { RecipeInspection } from './inspect-report.ts';
+import type { AdaptProgress, AdaptReport, AdaptRequest } from './adapt-report.ts';
 import type { Preprocessing } from './preprocessing.ts';
 import type { DatasetLayout, PolicySpec, Recipe } from './recipe.ts';
 
 /**
  * A unit of work the dashboard shows: one training run, one policy comparison (policies × seeds),
- * a sweep (backbones × datasets × policies × seeds), or one inspect pass. Comparisons and sweeps
+ * a sweep (backbones × datasets × policies × seeds), one inspect pass, or one adapt job (test-time
+ * adaptation of a finished run over corruptions × severities). Comparisons and sweeps
  * are one queued task per run, aggregated when all are done.
  */
-export type JobKind = 'run' | 'comparison' | 'sweep' | 'inspect';
+export type JobKind = 'run' | 'comparison' | 'sweep' | 'inspect' | 'adapt';
 
 /**
  * queued → running → completed | failed | stopped. 'interrupted' marks a run found on disk at
@@ -139,11 +141,24 @@ export interface InspectProgress {
   images: number;
 }
 
+/** What a worker child reports while a job without run events works: inspect or adapt progress. */
+export type JobProgress = InspectProgress | AdaptProgress;
+
 export interface InspectJobResponse {
   id: string;
   status: JobStatus;
   progress: InspectProgress | null;
   report: RecipeInspection | null;
+  error: string | null;
+}
+
+/** GET /api/adapt/:id: an adapt job's request, progress and (once completed) report. */
+export interface AdaptJobResponse {
+  id: string;
+  status: JobStatus;
+  request: AdaptRequest | null;
+  progress: AdaptProgress | null;
+  report: AdaptReport | null;
   error: string | null;
 }
 

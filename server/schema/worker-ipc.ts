@@ -7,11 +7,12 @@
  *                    { type: 'stop' }            abort the job (the child's AbortSignal fires)
  *   child → parent   { type: 'ready' }
  *                    { type: 'event', event }    every RunEvent, in order
- *                    { type: 'progress', progress }  inspect progress (free-form, shown as is)
+ *                    { type: 'progress', progress }  inspect or adapt progress (shown as is)
  *                    { type: 'result', result }  the job's return value; the child then exits 0
  *                    { type: 'failed', error }   the job threw; the child then exits 1
  */
-import type { InspectProgress } from './api.ts';
+import type { AdaptRequest } from './adapt-report.ts';
+import type { JobProgress } from './api.ts';
 import type { BnlabConfig } from './config.ts';
 import type { RunEvent } from './events.ts';
 import type { PolicySpec, Recipe } from './recipe.ts';
@@ -19,13 +20,14 @@ import type { PolicySpec, Recipe } from './recipe.ts';
 export type WorkerJob =
   | { kind: 'run'; runId: string; recipe: Recipe; config: BnlabConfig; /** continue from the run folder's checkpoint, if any */ resume?: boolean }
   | { kind: 'comparison'; comparisonId: string; recipe: Recipe; policies: PolicySpec[]; config: BnlabConfig }
-  | { kind: 'inspect'; inspectId: string; recipe: Recipe; config: BnlabConfig };
+  | { kind: 'inspect'; inspectId: string; recipe: Recipe; config: BnlabConfig }
+  | { kind: 'adapt'; adaptId: string; request: AdaptRequest; config: BnlabConfig };
 
 export type ParentMessage = { type: 'start'; job: WorkerJob } | { type: 'stop' };
 
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'event'; event: RunEvent }
-  | { type: 'progress'; progress: InspectProgress }
+  | { type: 'progress'; progress: JobProgress }
   | { type: 'result'; result: unknown }
   | { type: 'failed'; error: string };

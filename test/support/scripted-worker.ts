@@ -92,4 +92,7 @@ serveJobs({
   async inspect(job) {
     return { images: 4, layers: [], ranking: [], recommendation: { policy: 'freeze-all', reason: `scripted for ${job.recipe.data}` } };
   },
+  async adapt(job) {
+    throw new Error(`the scripted worker does not run adapt jobs (${job.adaptId})`);
+  },
 });

@@ -8,6 +8,7 @@ import type { RunEvent } from '../../../server/schema/events.ts';
 import type { Preprocessing } from '../../../server/schema/preprocessing.ts';
 import { downloadCsv, downloadJson } from '../download.ts';
 import { manageActions, loadRunFolders, runFolderPanel } from './run-actions.ts';
+import { adaptForm } from './adapt-view.ts';
 import type { EventEnvelope, JobDetail, JobSummary } from '../../../server/schema/api.ts';
 import { api } from '../api.ts';
 import { DriftHeatmap } from '../charts/drift-heatmap.ts';
@@ -30,6 +31,8 @@ export class RunView {
   private readonly heatmap = new DriftHeatmap('Drift heatmap: BN layers (input at top) × step', 'run');
   private readonly events: RunEvent[] = [];
   private readonly folder = h('div', { class: 'run-folder-slot' });
+  /** the "Adapt to a shift" form, once the run has completed */
+  private readonly adaptSlot = h('div', { class: 'adapt-slot' });
   private readonly actionMessage = h('p', { class: 'form-message', role: 'status' });
   private foldersLoaded = false;
   private readonly picker = new LayerPicker(DEFAULT_LAYER_COUNT, () => this.rebuildLayerCharts());
@@ -64,6 +67,7 @@ export class RunView {
         this.header,
         this.summary,
         this.folder,
+        this.adaptSlot,
         h('div', { class: 'toolbar' }, this.gate.button, stepWindow, metricSelect(this.metric, (m) => this.setMetric(m)), this.picker.element,
           smoothingSlider(charts), logScaleToggle([this.loss, this.drift, this.gap]),
           h('span', { class: 'export-buttons', 'data-history-export': '' }, 'history: ',
@@ -97,6 +101,7 @@ export class RunView {
         .then((folders) => fill(this.folder, folders.map(runFolderPanel)))
         .catch((error) => fill(this.folder, h('p', { class: 'error' }, (error as Error).message)));
     }
+    if (this.job.status === 'completed' && this.job.kind === 'run' && !this.adaptSlot.firstChild) this.adaptSlot.append(adaptForm(this.job.id));
     fill(this.header,
       h('h1', {}, this.job.name, ' ', statusBadge(this.job.status), ' ', manageActions(this.job, this.actionMessage)),
       this.actionMessage,

@@ -4,7 +4,7 @@
  * the supervising event loop (socket.io, BullMQ lock renewal) and a crash or a kill cannot take the
  * supervisor down: an exit code or signal becomes a failed outcome like any other.
  */
-import type { InspectProgress } from '../../schema/api.ts';
+import type { JobProgress } from '../../schema/api.ts';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BnlabConfig } from '../../config.ts';
@@ -27,7 +27,7 @@ export interface ChildRunOptions {
 
 export interface ChildRunCallbacks {
   onEvent(event: RunEvent): void;
-  onProgress(progress: InspectProgress): void;
+  onProgress(progress: JobProgress): void;
 }
 
 export interface ChildRun {
@@ -57,7 +57,7 @@ export function runInChild(
   callbacks: ChildRunCallbacks,
   options: ChildRunOptions = {},
 ): ChildRun {
-  const label = job.kind === 'run' ? job.runId : job.kind === 'inspect' ? job.inspectId : job.comparisonId;
+  const label = job.kind === 'run' ? job.runId : job.kind === 'inspect' ? job.inspectId : job.kind === 'adapt' ? job.adaptId : job.comparisonId;
   const stopGraceMs = options.stopGraceMs ?? 15_000;
   const child = fork(options.workerFile ?? DEFAULT_WORKER_FILE, [], {
     execArgv: ['--import', tsxLoader()],

@@ -3,11 +3,12 @@
  * about it: status, per-run progress folded from its events, and the numbered event history.
  * Plain state; the queue decides when things happen, this only records them.
  */
+import type { AdaptReport, AdaptRequest } from '../../schema/adapt-report.ts';
 import type { RecipeInspection } from '../../schema/inspect-report.ts';
 import type { RunEvent } from '../../schema/events.ts';
 import type { PolicySpec, Recipe } from '../../schema/recipe.ts';
 import { EventLog, type EventLogLimits } from './event-log.ts';
-import type { EventEnvelope, InspectProgress, JobDetail, JobKind, JobStatus, JobSummary, RunProgress } from '../../schema/api.ts';
+import type { EventEnvelope, JobProgress, JobDetail, JobKind, JobStatus, JobSummary, RunProgress } from '../../schema/api.ts';
 
 export interface JobInit {
   id: string;
@@ -35,9 +36,12 @@ export class Job {
   finishedAt: string | null = null;
   error: string | null = null;
   stopRequested = false;
-  /** inspect jobs: latest progress report and the final report */
-  progress: InspectProgress | null = null;
+  /** inspect and adapt jobs: latest progress report and the final report */
+  progress: JobProgress | null = null;
   report: RecipeInspection | null = null;
+  /** adapt jobs: the request and the report */
+  adaptRequest: AdaptRequest | null = null;
+  adaptReport: AdaptReport | null = null;
   log: EventLog;
   readonly runs = new Map<string, RunProgress>();
   /** Set by the queue: whether some run can continue from its checkpoint. */

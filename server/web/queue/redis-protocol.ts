@@ -16,7 +16,7 @@
  * task) and publishes the id on `bnlab:cancel` (the worker running it stops its child).
  */
 import { Redis } from 'ioredis';
-import type { InspectProgress } from '../../schema/api.ts';
+import type { JobProgress } from '../../schema/api.ts';
 import type { RunEvent } from '../../schema/events.ts';
 import type { TaskOutcome } from './task.ts';
 
@@ -35,7 +35,7 @@ export const streamKey = (taskId: string) => `bnlab:task:${taskId}`;
 export type StreamEntry =
   | { k: 'started'; d: { worker: string } }
   | { k: 'event'; d: RunEvent }
-  | { k: 'progress'; d: InspectProgress }
+  | { k: 'progress'; d: JobProgress }
   | { k: 'ended'; d: TaskOutcome };
 
 /** XADD arguments for an entry (fields k and d). */

@@ -20,7 +20,8 @@ import type { PolicySpec, Recipe } from '../../schema/recipe.ts';
 import { comparisonPlan, sweepPlan, type RunPlan, type SweepAxes } from '../../commands/run-plan.ts';
 import type { EventLogLimits } from './event-log.ts';
 import { Job } from './job.ts';
-import type { EventEnvelope, InspectProgress, JobKind, JobStatus, JobSummary } from '../../schema/api.ts';
+import type { EventEnvelope, JobKind, JobProgress, JobStatus, JobSummary } from '../../schema/api.ts';
+import type { AdaptReport, AdaptRequest } from '../../schema/adapt-report.ts';
 import type { RecipeInspection } from '../../schema/inspect-report.ts';
 import { RUN_FILES } from '../../runs/files.ts';
 import { comparisonManifest, readMetricsFile, writeComparisonManifest } from '../../runs/history.ts';
@@ -213,6 +214,13 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     return this.submit({ id, kind: 'inspect', name, recipe, policySpecs: [], policies: [], client }, [{ id, recipe, label: 'inspect' }]);
   }
 
+  /** Test-time adaptation of finished run `request.checkpoint` (its recipe: `recipe`), one task. */
+  submitAdapt(request: AdaptRequest, recipe: Recipe, client = 'local'): Promise<Job> {
+    const id = this.newId('adapt');
+    const name = `adapt ${request.checkpoint} (${request.method}) to ${request.corruptions.join(', ')} × severity ${request.severities.join(', ')}`;
+    return this.submit({ id, kind: 'adapt', name, recipe, policySpecs: [], policies: [], client, adapt: request }, [{ id, recipe, label: 'adapt' }]);
+  }
+
   /** How many more tasks `client` may queue now (the caps minus what waits). */
   room(client: string): { total: number; client: number } {
     const waiting = [...this.tasks.values()].filter((t) => t.state === 'queued');
@@ -223,7 +231,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
   }
 
   private async submit(
-    init: { id: string; kind: JobKind; name: string; recipe: Recipe; policySpecs: PolicySpec[]; policies: string[]; client: string; createdAt?: string },
+    init: { id: string; kind: JobKind; name: string; recipe: Recipe; policySpecs: PolicySpec[]; policies: string[]; client: string; createdAt?: string; adapt?: AdaptRequest },
     plans: RunPlan[],
   ): Promise<Job> {
     if (this.closed) throw new Error('the run queue is closed');
@@ -233,7 +241,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       throw new QueueFullError(`you have ${this.maxQueuedPerClient - room.client} task(s) waiting (limit ${this.maxQueuedPerClient} per client); this needs room for ${plans.length}`);
     }
     const createdAt = init.createdAt ?? new Date().toISOString();
-    const taskKind = init.kind === 'inspect' ? 'inspect' : 'run';
+    const taskKind = init.kind === 'inspect' ? 'inspect' : init.kind === 'adapt' ? 'adapt' : 'run';
     const record: JobRecord = {
       format: 'bnlab-queued-job@1',
       id: init.id,
@@ -251,6 +259,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
         recipe: plan.recipe,
         client: init.client,
         submittedAt: createdAt,
+        ...(init.adapt ? { adapt: init.adapt } : {}),
         label: plan.label,
         policy: taskKind === 'run' ? policyName(plan.recipe.policy) : null,
       })),
@@ -298,7 +307,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
   }
 
   private newJob(record: JobRecord): Job {
-    return new Job({
+    const job = new Job({
       id: record.id,
       kind: record.kind,
       name: record.name,
@@ -308,6 +317,8 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       createdAt: record.createdAt,
       limits: this.limits,
     });
+    job.adaptRequest = record.tasks.find((t) => t.adapt)?.adapt ?? null;
+    return job;
   }
 
   private expectTask(job: Job, task: StoredTask): void {
@@ -405,7 +416,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
    */
   async resume(id: string): Promise<boolean> {
     const job = this.jobs.get(id);
-    if (!job || job.kind === 'inspect' || job.status === 'queued' || job.status === 'running') return false;
+    if (!job || job.kind === 'inspect' || job.kind === 'adapt' || job.status === 'queued' || job.status === 'running') return false;
     const runs = [...job.runs.values()].filter((r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'stopped');
     if (!runs.length) return false;
     await this.history(job); // the resumed job keeps its history in memory from now on
@@ -501,7 +512,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     this.recordEvent(job, event);
   }
 
-  private onProgress(taskId: string, progress: InspectProgress): void {
+  private onProgress(taskId: string, progress: JobProgress): void {
     const job = this.jobOfTask(taskId);
     if (!job) return;
     job.progress = progress;
@@ -513,8 +524,9 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     const job = this.jobOfTask(taskId);
     if (!task || !job) return;
     this.tasks.delete(taskId);
-    if (task.kind === 'inspect') {
-      job.report = outcome.result as RecipeInspection | null; // the inspect task returns inspectRecipe()
+    if (task.kind === 'inspect' || task.kind === 'adapt') {
+      if (task.kind === 'adapt') job.adaptReport = outcome.result as AdaptReport | null; // the adapt task returns adaptAcrossShifts()
+      else job.report = outcome.result as RecipeInspection | null; // the inspect task returns inspectRecipe()
       job.status = job.stopRequested ? 'stopped' : outcome.status;
       job.error = outcome.error;
     } else {
@@ -534,7 +546,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
 
   private async endJob(job: Job): Promise<void> {
     job.finishedAt = new Date().toISOString();
-    if (job.kind !== 'inspect') this.refresh(job);
+    if (job.kind !== 'inspect' && job.kind !== 'adapt') this.refresh(job);
     this.records.delete(job.id);
     this.emitJob(job);
     await removeJobRecord(this.config.checkpointsDir, job.id);
@@ -553,7 +565,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
 
   /** A run or group job's status from its runs' (and whether some run can be resumed). */
   private refresh(job: Job): void {
-    if (job.kind === 'inspect') return;
+    if (job.kind === 'inspect' || job.kind === 'adapt') return;
     const statuses = [...job.runs.values()].map((r) => r.status);
     const live = statuses.filter((s) => s === 'queued' || s === 'running');
     let status: JobStatus;

@@ -1,13 +1,15 @@
 /**
  * Entry of the child process that runs one dashboard job (see worker-protocol.ts): a training run,
- * a policy comparison or an inspect pass. Started by queue/child-run.ts with
+ * a policy comparison, an inspect pass or an adapt job. Started by queue/child-run.ts with
  * `process.execPath --import tsx run-worker.ts` and an IPC channel; it never serves HTTP.
  */
 import type { BnlabConfig } from '../../config.ts';
 import { ensureDemoDataset } from '../../demo/make-dataset.ts';
 import type { Recipe } from '../../schema/recipe.ts';
 import { runComparison } from '../../commands/compare.ts';
+import { adaptAcrossShifts } from '../../commands/adapt-shifts.ts';
 import { inspectRecipe } from '../../commands/inspect.ts';
+import path from 'node:path';
 import { runTraining } from '../../train/loop.ts';
 import { isInside } from '../safe-path.ts';
 import { serveJobs } from './worker-protocol.ts';
@@ -36,5 +38,8 @@ serveJobs({
   async inspect(job) {
     await prepareData(job.recipe, job.config);
     return inspectRecipe(job.recipe, job.config, job.config.backend);
+  },
+  async adapt(job, { onProgress, signal }) {
+    return adaptAcrossShifts({ checkpointDir: path.join(job.config.checkpointsDir, job.request.checkpoint), request: job.request, backend: job.config.backend, onProgress, signal });
   },
 });

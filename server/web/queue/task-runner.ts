@@ -11,7 +11,7 @@
  * - A child that dies without reporting its run's end gets a runFinished 'failed' written to the
  *   run's metrics file, so the disk history says what happened.
  */
-import type { InspectProgress } from '../../schema/api.ts';
+import type { JobProgress } from '../../schema/api.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BnlabConfig } from '../../config.ts';
@@ -29,7 +29,7 @@ export interface TaskRunnerOptions extends ChildRunOptions {
 
 export interface TaskCallbacks {
   onEvent(event: RunEvent): void;
-  onProgress(progress: InspectProgress): void;
+  onProgress(progress: JobProgress): void;
 }
 
 export interface RunningTask {
@@ -78,10 +78,13 @@ export function runTask(task: QueueTask, config: BnlabConfig, callbacks: TaskCal
     }
     if (stopped) return { status: 'stopped', result: null, error: 'stopped by the user' };
     if (abandoned) return { status: 'failed', result: null, error: 'abandoned' };
+    if (task.kind === 'adapt' && !task.adapt) return { status: 'failed', result: null, error: 'the adapt task carries no request' };
     const job: WorkerJob =
       task.kind === 'run'
         ? { kind: 'run', runId: task.id, recipe: task.recipe, config, resume: true }
-        : { kind: 'inspect', inspectId: task.id, recipe: task.recipe, config };
+        : task.kind === 'adapt'
+          ? { kind: 'adapt', adaptId: task.id, request: task.adapt!, config }
+          : { kind: 'inspect', inspectId: task.id, recipe: task.recipe, config };
     child = runInChild(job, config, {
       onEvent(event) {
         if (event.type === 'runFinished' && event.runId === task.id) sawRunFinished = true;

@@ -1,5 +1,5 @@
 /**
- * The unit a queue delivers and a worker runs: one training run or one inspect pass. A comparison
+ * The unit a queue delivers and a worker runs: one training run, one inspect pass or one adapt job. A comparison
  * or a sweep is several tasks (one per run) grouped under one dashboard job; the group is the
  * dashboard's business, the engines only see tasks.
  *
@@ -8,7 +8,8 @@
  * semantics: the run lock refuses a second writer, a run with a checkpoint continues from it, and a
  * run whose checkpoint says completed is a no-op (task-runner.ts).
  */
-import type { InspectProgress, JobKind } from '../../schema/api.ts';
+import type { AdaptRequest } from '../../schema/adapt-report.ts';
+import type { JobKind, JobProgress } from '../../schema/api.ts';
 import type { RunEvent } from '../../schema/events.ts';
 import type { PolicySpec, Recipe } from '../../schema/recipe.ts';
 
@@ -16,8 +17,11 @@ export interface QueueTask {
   id: string;
   /** The dashboard job it belongs to (its own id for a single run). */
   jobId: string;
-  kind: 'run' | 'inspect';
+  kind: 'run' | 'inspect' | 'adapt';
+  /** for an adapt task: the source run's recipe */
   recipe: Recipe;
+  /** adapt tasks: what to adapt and measure */
+  adapt?: AdaptRequest;
   /** Who submitted it (the per-client cap counts these). */
   client: string;
   submittedAt: string;
@@ -55,7 +59,7 @@ export interface TaskOutcome {
 export interface EngineCallbacks {
   onStarted(taskId: string, worker: string): void;
   onEvent(taskId: string, event: RunEvent): void;
-  onProgress(taskId: string, progress: InspectProgress): void;
+  onProgress(taskId: string, progress: JobProgress): void;
   onEnded(taskId: string, outcome: TaskOutcome): void;
   /** Another dashboard submitted this job (redis): show it here too. */
   onAnnounced(record: JobRecord): void;

@@ -11,14 +11,14 @@
  *                    { type: 'result', result }  the job's return value; the child then exits 0
  *                    { type: 'failed', error }   the job threw; the child then exits 1
  */
-import type { InspectProgress } from '../../schema/api.ts';
+import type { JobProgress } from '../../schema/api.ts';
 import type { RunEvent } from '../../schema/events.ts';
 import type { ChildMessage, ParentMessage, WorkerJob } from '../../schema/worker-ipc.ts';
 
 
 export interface JobContext {
   onEvent: (event: RunEvent) => void;
-  onProgress: (progress: InspectProgress) => void;
+  onProgress: (progress: JobProgress) => void;
   signal: AbortSignal;
 }
 
@@ -26,6 +26,7 @@ export interface JobHandlers {
   run(job: Extract<WorkerJob, { kind: 'run' }>, context: JobContext): Promise<unknown>;
   comparison(job: Extract<WorkerJob, { kind: 'comparison' }>, context: JobContext): Promise<unknown>;
   inspect(job: Extract<WorkerJob, { kind: 'inspect' }>, context: JobContext): Promise<unknown>;
+  adapt(job: Extract<WorkerJob, { kind: 'adapt' }>, context: JobContext): Promise<unknown>;
 }
 
 function send(message: ChildMessage): Promise<void> {
@@ -65,6 +66,7 @@ async function runJob(job: WorkerJob, handlers: JobHandlers, signal: AbortSignal
     let result: unknown;
     if (job.kind === 'run') result = await handlers.run(job, context);
     else if (job.kind === 'comparison') result = await handlers.comparison(job, context);
+    else if (job.kind === 'adapt') result = await handlers.adapt(job, context);
     else result = await handlers.inspect(job, context);
     await send({ type: 'result', result: result ?? null });
     process.exit(0);

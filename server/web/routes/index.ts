@@ -1,7 +1,7 @@
 /**
  * The dashboard's REST API. Every input is validated (zod; field-named 400s), every path a request
  * names is resolved inside the configured data roots (safe-path.ts), and nothing heavy runs on the
- * request path: runs, comparisons and inspect passes go to the queue. One module per resource.
+ * request path: runs, comparisons, inspect passes and adapt jobs go to the queue. One module per resource.
  *
  *   GET  /api/health                 liveness + queue counts
  *   GET  /api/backbones              registry + local models
@@ -19,10 +19,13 @@
  *   POST /api/compare {recipe, policies}  queue a comparison           → 201 { comparisonId }
  *   POST /api/inspect     <recipe>   queue an inspect pass               → 202 { inspectId }
  *   GET  /api/inspect/:id            its progress and report
+ *   POST /api/adapt {checkpoint, method, corruptions, severities, …}  queue test-time adaptation of a finished run → 202 { adaptId }
+ *   GET  /api/adapt/:id              its progress and before/after report
  */
 import express from 'express';
 import type { BnlabConfig } from '../../config.ts';
 import type { RunQueue } from '../queue/run-queue.ts';
+import { adaptRoutes } from './adapt.ts';
 import { compareRoutes } from './compare.ts';
 import { demoRoutes } from './demo.ts';
 import { inspectRoutes } from './inspect.ts';
@@ -34,7 +37,7 @@ import { systemRoutes } from './system.ts';
 export function apiRouter(config: BnlabConfig, queue: RunQueue): express.Router {
   const context = { config, queue };
   const router = express.Router();
-  for (const routes of [systemRoutes, demoRoutes, runRoutes, runFileRoutes, predictRoutes, compareRoutes, inspectRoutes]) router.use(routes(context));
+  for (const routes of [systemRoutes, demoRoutes, runRoutes, runFileRoutes, predictRoutes, compareRoutes, inspectRoutes, adaptRoutes]) router.use(routes(context));
   router.use((_req, res) => {
     res.status(404).json({ error: 'no such API route' });
   });

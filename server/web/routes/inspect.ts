@@ -1,6 +1,6 @@
 /** POST /api/inspect <recipe> (queue an inspect pass → 202 { inspectId }), GET /api/inspect/:id (its progress and report). */
 import express from 'express';
-import type { InspectJobResponse } from '../../schema/api.ts';
+import type { InspectJobResponse, InspectProgress } from '../../schema/api.ts';
 import { RecipeSchema } from '../../schema/recipe.ts';
 import { validate } from '../validation.ts';
 import { clientOf, findJob, submitting, type RouteContext } from './context.ts';
@@ -30,7 +30,7 @@ export function inspectRoutes({ config, queue }: RouteContext): express.Router {
     const body: InspectJobResponse = {
       id: job.id,
       status: job.status,
-      progress: job.progress,
+      progress: job.progress as InspectProgress | null, // an inspect job's worker reports InspectProgress
       report: job.report,
       error: job.error,
     };

@@ -12,7 +12,7 @@ import { clientOf, findJob, queryOf, submitting, type RouteContext } from './con
 import { pinRecipe } from './pin-recipe.ts';
 import { removedJobs } from './removed-jobs.ts';
 
-const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect']).optional() });
+const ListQuerySchema = z.strictObject({ kind: z.enum(['run', 'comparison', 'inspect', 'adapt']).optional() });
 const MetricsQuerySchema = z.strictObject({ afterSeq: z.coerce.number().int().nonnegative().default(0) });
 
 export function runRoutes({ config, queue }: RouteContext): express.Router {
