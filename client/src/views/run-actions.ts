@@ -28,7 +28,7 @@ export function manageActions(job: JobSummary, message: HTMLElement): HTMLElemen
       message.classList.add('error');
     }
   });
-  return h('span', { class: 'job-actions' }, job.kind === 'inspect' ? null : rerun, remove);
+  return h('span', { class: 'job-actions' }, job.kind === 'inspect' || job.kind === 'adapt' ? null : rerun, remove);
 }
 
 function formatBytes(bytes: number): string {
