@@ -11,7 +11,7 @@
  * passed to `onSkipped`) and not tried again in later epochs. Batches are filled from the next
  * good files, so every batch but the last has exactly batchSize images.
  */
-import type { Preprocessing } from '../schema.ts';
+import type { Preprocessing, ResizeMode } from '../schema.ts';
 import { planSample, renderSample, type AugmentOptions } from './augment.ts';
 import { DecodedImageCache, sharedDecodedImageCache } from './cache.ts';
 import { decodeImage, ImageDecodeError, type DecodedImage } from './decode.ts';
@@ -25,8 +25,10 @@ export interface ImageDatasetOptions {
   /** Network input size: batches are imageSize x imageSize x 3. */
   imageSize: number;
   preprocessing: Preprocessing;
-  /** null: eval transform (resize shorter side + center crop). */
+  /** null: eval transform (the whole decoded square, or its center crop for 'crop'). */
   augment: AugmentOptions | null;
+  /** how an image is fitted to imageSize before cropping (see decode.ts); default 'crop' */
+  resize?: ResizeMode;
   /** Defaults to the process-wide sharedDecodedImageCache(). */
   cache?: DecodedImageCache;
   decodeConcurrency?: number;
@@ -49,6 +51,8 @@ export interface ImageBatch {
   labels: Int32Array;
   count: number;
   paths: string[];
+  /** position of each sample in the dataset's `items` */
+  indices: number[];
 }
 
 export interface DecodeStats {
@@ -63,6 +67,7 @@ export class ImageDataset {
   readonly imageSize: number;
   readonly preprocessing: Preprocessing;
   readonly augment: AugmentOptions | null;
+  readonly resize: ResizeMode;
   readonly cache: DecodedImageCache;
   readonly skipped: SkippedFile[] = [];
   readonly decodeStats: DecodeStats = { decodes: 0, cacheHits: 0, failures: 0 };
@@ -81,6 +86,7 @@ export class ImageDataset {
     this.imageSize = opts.imageSize;
     this.preprocessing = opts.preprocessing;
     this.augment = opts.augment;
+    this.resize = opts.resize ?? 'crop';
     this.cache = opts.cache ?? sharedDecodedImageCache();
     this.decodeConcurrency = Math.max(1, Math.floor(opts.decodeConcurrency ?? 4));
     this.maxInputPixels = opts.maxInputPixels;
@@ -121,7 +127,7 @@ export class ImageDataset {
   async load(index: number): Promise<DecodedImage | null> {
     const item = this.items[index];
     if (!item) throw new RangeError(`no item ${index}`);
-    const cached = this.cache.get(item.path, this.imageSize);
+    const cached = this.cache.get(item.path, this.imageSize, this.resize);
     if (cached) {
       this.decodeStats.cacheHits++;
       return cached;
@@ -129,8 +135,8 @@ export class ImageDataset {
     if (this.failed.has(item.path)) return null;
     this.decodeStats.decodes++;
     try {
-      const image = await decodeImage(item.path, { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels });
-      this.cache.set(item.path, this.imageSize, image);
+      const image = await decodeImage(item.path, { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels, resize: this.resize });
+      this.cache.set(item.path, this.imageSize, image, this.resize);
       return image;
     } catch (error) {
       this.decodeStats.failures++;
@@ -152,6 +158,7 @@ export class ImageDataset {
     const images = new Float32Array(samples.length * sampleLength);
     const labels = new Int32Array(samples.length);
     const paths: string[] = [];
+    const indices: number[] = [];
     samples.forEach(({ index, image }, slot) => {
       const item = this.items[index]!;
       const rng = createRng(hashSeed(opts.seed, opts.epoch, index));
@@ -159,8 +166,9 @@ export class ImageDataset {
       renderSample(image, plan, this.imageSize, this.preprocessing, images, slot * sampleLength);
       labels[slot] = item.label;
       paths.push(item.path);
+      indices.push(index);
     });
-    return { images, labels, count: samples.length, paths };
+    return { images, labels, count: samples.length, paths, indices };
   }
 }
 
