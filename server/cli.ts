@@ -10,7 +10,8 @@ import { selectBackend } from './engine/backend.ts';
 import { recipeFromFlags, parsePolicyFlag, type RecipeFlags } from './cli/recipe-args.ts';
 import { terminalListener } from './cli/progress.ts';
 import { PolicySpecSchema, type PolicySpec } from './schema.ts';
-import { formatComparison, runComparison } from './train/compare.ts';
+import { comparisonReport, formatComparison, runComparison } from './train/compare.ts';
+import { policyName } from './policies/resolve.ts';
 import { runTraining } from './train/run.ts';
 import { inspectRecipe } from './train/inspect-recipe.ts';
 import { recalibrateBackbone } from './train/recalibrate.ts';
@@ -33,6 +34,9 @@ function recipeOptions(command: Command): Command {
     .option('--seed <n>')
     .option('--max-steps <n>', 'cap on steps per epoch (quick checks)')
     .option('--precise-bn', 'recompute BN population statistics after training')
+    .addOption(new Option('--resize <mode>', 'fit images to the input: crop (shorter side x 1.15, center crop), squash (whole image), pad (letterbox)').choices(['crop', 'squash', 'pad']))
+    .option('--data-seed <n>', 'seed of the train/val split (default: --seed)')
+    .option('--allow-tiny-batch', 'allow batch size 1 with training-mode BN (per-image statistics)')
     .option('--bn-momentum-keras <m>', 'override BN momentum, Keras convention (weight of the old value, e.g. 0.99)')
     .option('--bn-momentum-pytorch <m>', 'override BN momentum, PyTorch convention (weight of the new value, e.g. 0.1)')
     .addOption(new Option('--backend <name>', 'tensor backend').choices(['wasm', 'cpu', 'tensorflow']));
@@ -61,9 +65,10 @@ recipeOptions(program.command('train').description('fine-tune a backbone on an i
     if (flags.json) console.log(JSON.stringify(summary, null, 2));
   });
 
-recipeOptions(program.command('compare').description('train several policies on the same split and seed; print one table'))
+recipeOptions(program.command('compare').description('train several policies on the same split over one or more seeds; print means, intervals and paired verdicts'))
   .option('--policies <list>', 'comma-separated policies', 'freeze-all,train-bn,adabn')
-  .option('--json', 'print the summaries as JSON')
+  .option('--seeds <n>', 'run seeds per policy (recipe field seeds; 5 or more before drawing conclusions)')
+  .option('--json', 'print the comparison report (per-policy statistics, verdicts, every run summary) as JSON')
   .action(async (flags) => {
     const recipe = recipeFromFlags(await withDemoData(flags));
     const policies = (flags.policies as string).split(',').map((p) => {
@@ -71,13 +76,18 @@ recipeOptions(program.command('compare').description('train several policies on 
       if (!parsed.success) throw new Error(`--policies: '${p}': ${parsed.error.issues[0].message}`);
       return parsed.data as PolicySpec;
     });
+    const names = policies.map(policyName);
+    const duplicate = names.find((p, i) => names.indexOf(p) !== i);
+    if (duplicate) throw new Error(`--policies: '${duplicate}' is listed twice`);
     const comparisonId = runId('compare');
+    const started = Date.now();
     // the same manifest the dashboard writes, so it lists this comparison as one group
     const { comparisonManifest, writeComparisonManifest } = await import('./web/run-history.ts');
     await writeComparisonManifest(config.checkpointsDir, comparisonManifest(comparisonId, recipe, policies, new Date().toISOString()));
     const summaries = await runComparison(recipe, policies, { comparisonId, config, onEvent: terminalListener(), backend: flags.backend });
-    if (flags.json) console.log(JSON.stringify(summaries, null, 2));
-    else console.log(`\n${formatComparison(summaries)}`);
+    const report = comparisonReport(comparisonId, recipe, names, summaries, (Date.now() - started) / 1000);
+    if (flags.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(`\n${formatComparison(report)}`);
   });
 
 recipeOptions(program.command('inspect').description("rank BN layers by how far the data's statistics are from the pretrained ones; recommend a policy"))

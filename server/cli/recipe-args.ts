@@ -18,6 +18,10 @@ export interface RecipeFlags {
   momentumKeras?: string;
   momentumPytorch?: string;
   maxSteps?: string;
+  seeds?: string;
+  dataSeed?: string;
+  resize?: string;
+  allowTinyBatch?: boolean;
 }
 
 export const DEMO_RECIPE = path.join(PROJECT_ROOT, 'recipes', 'demo.json');
@@ -48,6 +52,10 @@ export function recipeFromFlags(flags: RecipeFlags): Recipe {
   if (flags.seed) input.seed = number(flags.seed, '--seed');
   if (flags.maxSteps) input.maxStepsPerEpoch = number(flags.maxSteps, '--max-steps');
   if (flags.preciseBn) input.preciseBn = true;
+  if (flags.seeds) input.seeds = number(flags.seeds, '--seeds');
+  if (flags.dataSeed) input.dataSeed = number(flags.dataSeed, '--data-seed');
+  if (flags.resize) input.resize = flags.resize;
+  if (flags.allowTinyBatch) input.allowTinyBatch = true;
   if (flags.lr || flags.optimizer) {
     const optimizer = { ...((base.optimizer as object) ?? {}) } as Record<string, unknown>;
     if (flags.lr) optimizer.lr = number(flags.lr, '--lr');

@@ -28,29 +28,10 @@
  * With one seed the seed term cannot be estimated: the test is then over images only (a paired
  * t-test, close to McNemar's) and `seedVarianceIncluded` is false.
  */
+import type { PairedVerdict, Verdict } from '../schema.ts';
 import { studentTQuantile, studentTTwoSidedP } from './student-t.ts';
 
-export type Verdict = 'a-better' | 'b-better' | 'not-distinguishable';
-
-export interface PairedVerdict {
-  a: string;
-  b: string;
-  seeds: number;
-  /** val images scored in every run of both policies */
-  images: number;
-  /** accuracy of A minus accuracy of B, averaged over seeds (fraction, not %) */
-  difference: number;
-  ci95: [number, number];
-  standardError: number;
-  df: number;
-  t: number;
-  pValue: number;
-  /** false with one seed: the error then covers image sampling only */
-  seedVarianceIncluded: boolean;
-  verdict: Verdict;
-  /** e.g. "freeze-all better at 95 %" or "not distinguishable at 95 %" */
-  text: string;
-}
+export type { PairedVerdict, Verdict };
 
 /** Per-image correctness as recorded in a run summary: '1' right, '0' wrong, '-' not scored. */
 export function parseCorrectness(bits: string): (0 | 1 | null)[] {

@@ -9,19 +9,10 @@
  * uncertainty from that sample enters the paired verdicts (paired-verdict.ts), not this interval.
  * With one seed there is no spread to estimate: sd and the interval are null.
  */
+import type { SeedSummary } from '../schema.ts';
 import { studentTQuantile } from './student-t.ts';
 
-export interface SeedSummary {
-  /** number of seeds (finite values) */
-  n: number;
-  mean: number;
-  /** sample standard deviation (divides by n - 1); null for n = 1 */
-  sd: number | null;
-  /** 95 % Student-t interval of the mean over seeds; null for n = 1 */
-  ci95: [number, number] | null;
-  /** the per-seed values in seed order */
-  values: number[];
-}
+export type { SeedSummary };
 
 export function summarizeSeeds(values: number[]): SeedSummary {
   if (values.length === 0) throw new RangeError('summarizeSeeds needs at least one value');

@@ -22,6 +22,9 @@ import { imageTensors, prepareExperiment, toImageTensor } from './experiment.ts'
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { planBatches } from './batch-guard.ts';
 import { acquireRunLock } from './run-lock.ts';
+import { detectConvergence } from './convergence.ts';
+import { EarlyStopping, ReduceOnPlateau } from './plateau.ts';
+import { describePreprocessing, preprocessingSummary } from '../data/preprocessing-summary.ts';
 
 export interface RunOptions {
   runId: string;
@@ -69,7 +72,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
     const epsilons = bnEpsilons(model);
 
     const trainModeBn = [...plan.bnTrainMode];
-    const batches = planBatches(model, trainModeBn, split.train.length, recipe.batchSize);
+    const batches = planBatches(model, trainModeBn, split.train.length, recipe.batchSize, { allowTinyBatch: recipe.allowTinyBatch });
     batches.warnings.forEach((w) => log('warn', w, 'batch'));
     const stepsPerEpoch = Math.min(batches.fullBatches, recipe.maxStepsPerEpoch ?? Infinity);
     const totalSteps = stepsPerEpoch * recipe.epochs;
@@ -86,12 +89,20 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
     const optimizer = createOptimizer(recipe.optimizer);
     let firstEpoch = 0;
     let step = 0;
+    // issue 10: per-epoch train loss for the convergence flag; opt-in plateau handling
+    const epochTrainLoss: number[] = [];
+    const stopper = recipe.earlyStopping ? new EarlyStopping(recipe.earlyStopping) : null;
+    const plateau = recipe.reduceOnPlateau ? new ReduceOnPlateau(recipe.reduceOnPlateau) : null;
+    let stoppedEarly: { epoch: number; reason: string } | null = null;
+    let lastEpoch = recipe.epochs - 1;
+    const preprocessing = preprocessingSummary(recipe.resize, experiment.preprocessing, experiment.inputSize);
     if (opts.resume) {
       const resumed = await resumeFrom(outDir, model, optimizer, recipe);
       if (resumed) {
         firstEpoch = resumed.epoch + 1;
         step = resumed.step;
         truncateMetrics(metricsFile, step);
+        epochTrainLoss.push(...epochLossesFrom(metricsFile));
         log('info', `resumed from checkpoint at epoch ${resumed.epoch + 1}, step ${step}`, 'resume');
       }
     }
@@ -109,7 +120,9 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       stepsPerEpoch,
       totalSteps,
       policy,
+      preprocessing,
     });
+    log('info', describePreprocessing(preprocessing), 'preprocessing');
     if (split.skipped.length) log('warn', `${split.skipped.length} file(s) skipped while scanning`, 'skipped');
 
     if (plan.recalibrateBeforeTraining && firstEpoch === 0) {
@@ -137,8 +150,10 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
     if (firstEpoch === 0) await drift(0, new Map());
 
     let last = { loss: NaN, accuracy: NaN, valLoss: NaN, valAccuracy: NaN, valTrainMode: null as number | null };
+    let valCorrect = '';
     for (let epoch = firstEpoch; epoch < recipe.epochs; epoch++) {
-      const lr = learningRateAt(recipe.optimizer, epoch, recipe.epochs);
+      const scheduledLr = learningRateAt(recipe.optimizer, epoch, recipe.epochs);
+      const lr = plateau ? plateau.lr(scheduledLr) : scheduledLr;
       setLearningRate(optimizer, lr);
       let lossSum = 0;
       let correct = 0;
@@ -177,24 +192,40 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         throw new Error(`none of the ${split.train.length} training images could be decoded${skipped.length ? ` (e.g. ${skipped[0].path}: ${skipped[0].reason})` : ''}; check the data folder`);
       }
       const val = await evaluate(model, experiment.val, recipe.batchSize);
-      const valTrainMode = trainModeBn.length ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true }))).accuracy : null;
+      const trainModeEval = trainModeBn.length ? await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true })) : null;
+      // null, not NaN, when no val batch had the 2+ images batch statistics need (batch size 1)
+      const valTrainMode = trainModeEval && trainModeEval.count > 0 ? trainModeEval.accuracy : null;
       last = { loss: lossSum / seen, accuracy: correct / seen, valLoss: val.loss, valAccuracy: val.accuracy, valTrainMode };
+      valCorrect = val.correct;
+      epochTrainLoss.push(last.loss);
       emit({ type: 'epochEnd', runId, epoch, step, train: { loss: last.loss, accuracy: last.accuracy }, val: { loss: val.loss, accuracy: val.accuracy }, valTrainModeAccuracy: valTrainMode });
       await assertFiniteWeights(model, step, epoch, outDir);
       await saveCheckpoint(outDir, model, optimizer, meta(epoch, false));
       emit({ type: 'checkpoint', runId, step, dir: outDir });
+      const plateauMessage = plateau?.update(epoch, val.loss, scheduledLr);
+      if (plateauMessage) log('info', plateauMessage, 'reduce-on-plateau');
+      const stopReason = stopper?.update(epoch, val.loss);
+      if (stopReason && epoch < recipe.epochs - 1) {
+        stoppedEarly = { epoch, reason: stopReason };
+        lastEpoch = epoch;
+        log('info', stopReason, 'early-stopping');
+        break;
+      }
     }
+    const convergence = detectConvergence(epochTrainLoss);
+    if (convergence.converged === false) log('warn', convergence.reason, 'not-converged');
 
     if (recipe.preciseBn) {
       log('info', 'precise BN: recomputing BN population statistics on the training data after training');
       await recalibrateBatchNorm(model, () => imageTensors(experiment.trainEval, recipe.batchSize));
       const val = await evaluate(model, experiment.val, recipe.batchSize);
       last = { ...last, valLoss: val.loss, valAccuracy: val.accuracy };
-      await drift(recipe.epochs - 1, new Map());
+      valCorrect = val.correct;
+      await drift(lastEpoch, new Map());
     } else if (step % recipe.logEvery !== 0) {
-      await drift(recipe.epochs - 1, new Map());
+      await drift(lastEpoch, new Map());
     }
-    await saveCheckpoint(outDir, model, optimizer, meta(recipe.epochs - 1, true));
+    await saveCheckpoint(outDir, model, optimizer, meta(lastEpoch, true));
 
     const summary: RunSummary = {
       runId,
@@ -207,6 +238,13 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       totalMeanShift: driftAll(snapshotBn(model), reference, epsilons).reduce((sum, layer) => sum + layer.meanShift, 0),
       skippedFiles: [...split.skipped, ...experiment.train.skipped, ...experiment.val.skipped],
       checkpointDir: outDir,
+      seed: recipe.seed,
+      dataSeed: recipe.dataSeed ?? recipe.seed,
+      valCorrect,
+      epochs: lastEpoch + 1,
+      stoppedEarly,
+      convergence,
+      preprocessing,
     };
     optimizer.dispose();
     model.dispose();
@@ -281,6 +319,16 @@ async function resumeFrom(outDir: string, model: tf.LayersModel, optimizer: tf.O
   if (checkpoint.optimizerState) await optimizer.setWeights(checkpoint.optimizerState);
   restoreOptimizerScalars(optimizer, checkpoint.optimizerScalars);
   return checkpoint.meta;
+}
+
+/** Per-epoch train losses already in a (truncated) metrics file: the convergence flag of a resumed run sees every epoch. */
+function epochLossesFrom(file: string): number[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as RunEvent)
+    .flatMap((event) => (event.type === 'epochEnd' ? [event.train.loss] : []));
 }
 
 /** Keep only events up to the checkpoint's step, so a resumed run's history has no duplicates. */

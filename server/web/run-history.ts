@@ -11,7 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { policyName } from '../policies/resolve.ts';
 import type { CheckpointMeta, PolicySpec, Recipe, RunEvent } from '../schema.ts';
-import { comparisonRunId } from '../train/run-ids.ts';
+import { comparisonRunOrder } from '../train/run-ids.ts';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const CHECKPOINT_META_FILE = 'checkpoint.json';
@@ -34,11 +34,14 @@ export interface ComparisonManifest {
   policies: string[];
   /** run ids in the order the comparison ran them */
   runIds: string[];
+  /** policy of each run id (with recipe.seeds > 1 there are several runs per policy) */
+  runPolicies?: string[];
 }
 
 /** The manifest of a comparison, written by the dashboard queue and by `bnlab compare` alike. */
 export function comparisonManifest(comparisonId: string, recipe: Recipe, policySpecs: PolicySpec[], createdAt: string, name?: string): ComparisonManifest {
   const policies = policySpecs.map(policyName);
+  const runs = comparisonRunOrder(comparisonId, recipe, policySpecs);
   return {
     format: 'bnlab-dashboard-comparison@1',
     comparisonId,
@@ -47,7 +50,8 @@ export function comparisonManifest(comparisonId: string, recipe: Recipe, policyS
     recipe,
     policySpecs,
     policies,
-    runIds: policySpecs.map((p) => comparisonRunId(comparisonId, p)),
+    runIds: runs.map((r) => r.runId),
+    runPolicies: runs.map((r) => r.policy),
   };
 }
 

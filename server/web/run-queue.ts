@@ -151,7 +151,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
       policies,
       limits: this.limits,
     });
-    manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, policies[i]));
+    manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, manifest.runPolicies?.[i] ?? policies[i]));
     await writeComparisonManifest(this.config.checkpointsDir, manifest);
     return this.enqueue(job);
   }
@@ -448,7 +448,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
         fromDisk: true,
         limits: this.limits,
       });
-      manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, manifest.policies[i] ?? runId));
+      manifest.runIds.forEach((runId, i) => this.expectRun(job, runId, manifest.runPolicies?.[i] ?? manifest.policies[i] ?? runId));
       await this.addDiskJob(job, { files, expectedRunIds: manifest.runIds, lastSeq: 0 });
       loaded += 1;
     }
