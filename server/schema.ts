@@ -176,7 +176,7 @@ export interface PreprocessingSummary {
   inputSize: number;
 }
 
-/** Verdict of server/train/convergence.ts on a finished run's per-epoch train loss. */
+/** Verdict of server/train/convergence.ts on a finished run's per-epoch train and val loss. */
 export interface ConvergenceReport {
   /** false: loss still falling at the end; null: too few epochs to tell */
   converged: boolean | null;

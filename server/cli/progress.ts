@@ -65,7 +65,7 @@ export function terminalListener(stream: NodeJS.WriteStream = process.stderr) {
             for (const file of skippedFiles.slice(0, 20)) stream.write(`    ${file.path}: ${file.reason}\n`);
             if (skippedFiles.length > 20) stream.write(`    … and ${skippedFiles.length - 20} more (see --json)\n`);
           }
-          const flag = event.summary.convergence?.converged === false ? ' (NOT converged: train loss still falling)' : '';
+          const flag = event.summary.convergence?.converged === false ? ' (NOT converged: train and val loss still falling)' : '';
           stream.write(`✔ ${event.runId}: val acc ${(event.summary.valAccuracy * 100).toFixed(1)}%${flag} in ${event.summary.seconds.toFixed(1)} s → ${event.summary.checkpointDir}\n`);
         } else {
           // the error itself is printed once by the command that ran this

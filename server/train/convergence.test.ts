@@ -7,6 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { detectConvergence } from './convergence.ts';
 
 const FREEZE_ALL_LR_1E3 = [1.1027, 0.8212, 0.6623, 0.5648, 0.4731, 0.4087, 0.4155, 0.3804, 0.3642, 0.3171, 0.3169, 0.3181];
+const FREEZE_ALL_LR_1E3_VAL = [1.0061, 0.8333, 0.7091, 0.6064, 0.579, 0.5259, 0.4975, 0.4672, 0.4494, 0.4389, 0.4182, 0.4071];
+// Adam 5e-3, cosine schedule, 10 epochs
+const COSINE_TRAIN = [0.9834, 0.5354, 0.3411, 0.3121, 0.3003, 0.2728, 0.2638, 0.2449, 0.2491, 0.2294];
+const COSINE_VAL = [1.0536, 0.4224, 0.3739, 0.3486, 0.3714, 0.34, 0.3398, 0.3387, 0.3369, 0.3363];
 const FREEZE_ALL_LR_1E2 = [0.7464, 0.4106, 0.3, 0.269, 0.2419, 0.2305, 0.2054, 0.182, 0.2364, 0.1794, 0.1509, 0.1666];
 
 describe('detectConvergence', () => {
@@ -14,7 +18,16 @@ describe('detectConvergence', () => {
     const report = detectConvergence(FREEZE_ALL_LR_1E3);
     expect(report.converged).toBe(false);
     expect(report.relativeSlope!).toBeLessThan(-0.02);
-    expect(report.reason).toMatch(/^not converged: train loss still falling -\d+\.\d % per epoch over the last 6 epochs/);
+    expect(report.reason).toMatch(/^not converged: train loss -5\.9 % per epoch \(p = 0\.003\) over the last 6 epochs/);
+    const withVal = detectConvergence(FREEZE_ALL_LR_1E3, FREEZE_ALL_LR_1E3_VAL);
+    expect(withVal.converged).toBe(false);
+    expect(withVal.reason).toMatch(/train loss .*, val loss -\d+\.\d % per epoch/);
+  });
+  it('a falling train loss with a flat val loss is converged: the head only grows its weights', () => {
+    expect(detectConvergence(COSINE_TRAIN).converged).toBe(false);
+    const report = detectConvergence(COSINE_TRAIN, COSINE_VAL);
+    expect(report.converged).toBe(true);
+    expect(report.reason).toMatch(/only the train loss still falls/);
   });
   it('the first five epochs of the issue (1.10 → 0.47) are flagged too', () => {
     expect(detectConvergence(FREEZE_ALL_LR_1E3.slice(0, 5)).converged).toBe(false);

@@ -91,6 +91,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
     let step = 0;
     // issue 10: per-epoch train loss for the convergence flag; opt-in plateau handling
     const epochTrainLoss: number[] = [];
+    const epochValLoss: number[] = [];
     const stopper = recipe.earlyStopping ? new EarlyStopping(recipe.earlyStopping) : null;
     const plateau = recipe.reduceOnPlateau ? new ReduceOnPlateau(recipe.reduceOnPlateau) : null;
     let stoppedEarly: { epoch: number; reason: string } | null = null;
@@ -102,7 +103,10 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         firstEpoch = resumed.epoch + 1;
         step = resumed.step;
         truncateMetrics(metricsFile, step);
-        epochTrainLoss.push(...epochLossesFrom(metricsFile));
+        for (const e of epochLossesFrom(metricsFile)) {
+          epochTrainLoss.push(e.train);
+          epochValLoss.push(e.val);
+        }
         log('info', `resumed from checkpoint at epoch ${resumed.epoch + 1}, step ${step}`, 'resume');
       }
     }
@@ -198,6 +202,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
       last = { loss: lossSum / seen, accuracy: correct / seen, valLoss: val.loss, valAccuracy: val.accuracy, valTrainMode };
       valCorrect = val.correct;
       epochTrainLoss.push(last.loss);
+      epochValLoss.push(val.loss);
       emit({ type: 'epochEnd', runId, epoch, step, train: { loss: last.loss, accuracy: last.accuracy }, val: { loss: val.loss, accuracy: val.accuracy }, valTrainModeAccuracy: valTrainMode });
       await assertFiniteWeights(model, step, epoch, outDir);
       await saveCheckpoint(outDir, model, optimizer, meta(epoch, false));
@@ -212,7 +217,7 @@ export async function runTraining(recipe: Recipe, opts: RunOptions): Promise<Run
         break;
       }
     }
-    const convergence = detectConvergence(epochTrainLoss);
+    const convergence = detectConvergence(epochTrainLoss, epochValLoss);
     if (convergence.converged === false) log('warn', convergence.reason, 'not-converged');
 
     if (recipe.preciseBn) {
@@ -322,13 +327,13 @@ async function resumeFrom(outDir: string, model: tf.LayersModel, optimizer: tf.O
 }
 
 /** Per-epoch train losses already in a (truncated) metrics file: the convergence flag of a resumed run sees every epoch. */
-function epochLossesFrom(file: string): number[] {
+function epochLossesFrom(file: string): { train: number; val: number }[] {
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as RunEvent)
-    .flatMap((event) => (event.type === 'epochEnd' ? [event.train.loss] : []));
+    .flatMap((event) => (event.type === 'epochEnd' ? [{ train: event.train.loss, val: event.val.loss }] : []));
 }
 
 /** Keep only events up to the checkpoint's step, so a resumed run's history has no duplicates. */
