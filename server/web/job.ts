@@ -33,7 +33,7 @@ export class Job {
   finishedAt: string | null = null;
   error: string | null = null;
   stopRequested = false;
-  /** inspect jobs: latest progress report and the final report */
+  /** inspect jobs: latest progress report and the final report; comparison jobs: the ComparisonReport (schema.ts) */
   progress: unknown = null;
   report: unknown = null;
   log: EventLog;

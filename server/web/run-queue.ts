@@ -361,7 +361,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
         break;
       case 'result':
         worker.resultReceived = true;
-        if (job.kind === 'inspect') job.report = message.result;
+        if (job.kind === 'inspect' || job.kind === 'comparison') job.report = message.result; // comparison: a ComparisonReport
         break;
       case 'failed':
         worker.failure = message.error;

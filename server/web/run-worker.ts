@@ -6,7 +6,8 @@
 import type { BnlabConfig } from '../config.ts';
 import { ensureDemoDataset } from '../demo/make-dataset.ts';
 import type { Recipe } from '../schema.ts';
-import { runComparison } from '../train/compare.ts';
+import { comparisonReport, runComparison } from '../train/compare.ts';
+import { policyName } from '../policies/resolve.ts';
 import { inspectRecipe } from '../train/inspect-recipe.ts';
 import { runTraining } from '../train/run.ts';
 import { isInside } from './safe-path.ts';
@@ -25,13 +26,16 @@ serveJobs({
   },
   async comparison(job, { onEvent, signal }) {
     await prepareData(job.recipe, job.config);
-    return runComparison(job.recipe, job.policies, {
+    const started = Date.now();
+    const summaries = await runComparison(job.recipe, job.policies, {
       comparisonId: job.comparisonId,
       config: job.config,
       onEvent,
       signal,
       backend: job.config.backend,
     });
+    // per-policy means, intervals and paired verdicts (issue 10), kept by the queue as job.report
+    return comparisonReport(job.comparisonId, job.recipe, job.policies.map(policyName), summaries, (Date.now() - started) / 1000);
   },
   async inspect(job) {
     await prepareData(job.recipe, job.config);
