@@ -3,6 +3,8 @@
  * <checkpoints>/.dashboard/comparisons/<id>.json and each run's metrics.jsonl), e.g. for a
  * comparison that was interrupted or is still running. Runs go seed-major, so the seeds whose
  * runs all finished are a prefix; the report covers exactly those (and says so on stderr).
+ * Note: report.recipe.seed/seeds then describe the reported seeds only when they are contiguous;
+ * report.seeds lists them.
  * Several comparisons of the same recipe and split over different seeds (e.g. `--seed 0 --seeds 3`
  * and `--seed 3 --seeds 2 --data-seed 0`, run side by side) merge into one report: list their ids
  * comma-separated; the recipes must agree in everything but seed and seeds.
@@ -24,7 +26,9 @@ const id = flag('comparison');
 if (!id) throw new Error('usage: npx tsx tools/comparison-from-runs.ts --checkpoints DIR --comparison ID');
 type Manifest = { comparisonId: string; recipe: Recipe; policySpecs: Recipe['policy'][]; policies: string[]; createdAt: string };
 const manifests = id.split(',').map((one) => JSON.parse(fs.readFileSync(path.join(checkpoints, '.dashboard', 'comparisons', `${one}.json`), 'utf8')) as Manifest);
-const sameRecipe = (r: Recipe) => JSON.stringify({ ...r, seed: 0, seeds: 0, dataSeed: r.dataSeed ?? r.seed });
+const canonical = (value: unknown): unknown =>
+  value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)])) : value;
+const sameRecipe = (r: Recipe) => JSON.stringify(canonical({ ...r, seed: 0, seeds: 0, dataSeed: r.dataSeed ?? r.seed }));
 for (const m of manifests.slice(1)) {
   if (sameRecipe(m.recipe) !== sameRecipe(manifests[0]!.recipe)) throw new Error(`comparison ${m.comparisonId} has a different recipe (or split) from ${manifests[0]!.comparisonId}`);
   if (JSON.stringify(m.policies) !== JSON.stringify(manifests[0]!.policies)) throw new Error(`comparison ${m.comparisonId} has other policies`);
@@ -51,14 +55,14 @@ for (const m of manifests) {
 }
 const firstSeed = Math.min(...manifests.map((m) => m.recipe.seed));
 const planned = Math.max(...manifests.map((m) => m.recipe.seed + m.recipe.seeds)) - firstSeed;
-let complete = 0;
-while (complete < planned && manifest.policies.every((p) => finished.get(firstSeed + complete)?.has(p))) complete++;
-if (complete === 0) throw new Error(`comparison ${id}: no seed has finished runs of every policy yet`);
-const recipe = { ...manifest.recipe, seed: firstSeed, seeds: complete, dataSeed: manifest.recipe.dataSeed ?? manifest.recipe.seed };
-const runs = Array.from({ length: complete }, (_, k) => manifest.policies.map((p) => finished.get(firstSeed + k)!.get(p)!)).flat();
+// every seed with a finished run of every policy (a prefix of each comparison, which runs seed-major)
+const seeds = Array.from({ length: planned }, (_, k) => firstSeed + k).filter((seed) => manifest.policies.every((p) => finished.get(seed)?.has(p)));
+if (seeds.length === 0) throw new Error(`comparison ${id}: no seed has finished runs of every policy yet`);
+const recipe = { ...manifest.recipe, seed: seeds[0]!, seeds: seeds.length, dataSeed: manifest.recipe.dataSeed ?? manifest.recipe.seed };
+const runs = seeds.flatMap((seed) => manifest.policies.map((p) => finished.get(seed)!.get(p)!));
 const lastEnd = Math.max(...runs.map((r) => r.mtimeMs));
 const wall = (lastEnd - Math.min(...manifests.map((m) => Date.parse(m.createdAt)))) / 1000;
-process.stderr.write(`comparison ${id}: seeds ${firstSeed}..${firstSeed + complete - 1} complete of ${planned} planned (${finishedCount} runs finished in all)\n`);
+process.stderr.write(`comparison ${id}: seeds ${seeds.join(', ')} complete of ${planned} planned (${finishedCount} runs finished in all)\n`);
 // run ids inside the summaries keep their "-seed<k>" suffix from the full comparison
-const report = comparisonReport(id, recipe, manifest.policies, runs.map((r) => r.summary), wall);
+const report = comparisonReport(id, recipe, manifest.policies, runs.map((r) => r.summary), wall, seeds);
 console.log(JSON.stringify({ ...report, seedsPlanned: planned, mergedFrom: manifests.map((m) => m.comparisonId) }, null, 2));

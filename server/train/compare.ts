@@ -38,8 +38,9 @@ export async function runComparison(recipe: Recipe, policies: PolicySpec[], opts
 }
 
 /** Group the summaries by policy, summarise over seeds, and test every pair of policies. */
-export function comparisonReport(comparisonId: string, recipe: Recipe, policyNames: string[], summaries: RunSummary[], wallSeconds: number): ComparisonReport {
-  const seeds = comparisonSeeds(recipe);
+export function comparisonReport(comparisonId: string, recipe: Recipe, policyNames: string[], summaries: RunSummary[], wallSeconds: number, seedList?: number[]): ComparisonReport {
+  // seedList: the seeds to report when they are not recipe.seed .. recipe.seed + seeds - 1 (merged or partial comparisons)
+  const seeds = seedList ?? comparisonSeeds(recipe);
   const bySeed = (policy: string) =>
     seeds.map((seed) => {
       const run = summaries.find((s) => s.policy === policy && (s.seed ?? recipe.seed) === seed);
@@ -99,7 +100,7 @@ export function formatComparison(report: ComparisonReport): string {
     p.valAccuracy.sd === null ? '-' : pct(p.valAccuracy.sd),
     p.valAccuracy.values.map(pct).join(' '),
     p.valLoss.mean.toFixed(3),
-    p.valTrainModeAccuracy ? `${pct(p.valTrainModeAccuracy.mean)} ${interval(p.valTrainModeAccuracy)}` : '-',
+    p.valTrainModeAccuracy ? `${pct(p.valTrainModeAccuracy.mean)}${p.valTrainModeAccuracy.ci95 ? ` ${interval(p.valTrainModeAccuracy)}` : ''}` : '-',
     p.notConverged ? `${p.notConverged}/${n} NOT converged` : 'yes',
     p.seconds.mean.toFixed(1),
     p.totalMeanShift.mean.toFixed(2),
@@ -110,7 +111,7 @@ export function formatComparison(report: ComparisonReport): string {
   const table = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
   const verdicts = report.verdicts.map((v) => {
     const diff = `${v.difference >= 0 ? '+' : ''}${pct(v.difference)} points [${pct(v.ci95[0])}, ${pct(v.ci95[1])}]`;
-    return `  ${v.a} vs ${v.b}: ${diff}, p = ${v.pValue.toFixed(3)}: ${v.text}`;
+    return `  ${v.a} vs ${v.b}: ${diff}, p ${v.pValue < 0.001 ? '< 0.001' : `= ${v.pValue.toFixed(3)}`}: ${v.text}`;
   });
   const note =
     n === 1
