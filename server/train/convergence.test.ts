@@ -46,6 +46,12 @@ describe('detectConvergence', () => {
     const creep = Array.from({ length: 10 }, (_, i) => 0.3 * (1 - 0.01 * i));
     expect(detectConvergence(creep).converged).toBe(true);
   });
+  it('3 epochs falling every epoch are not converged (the fashion recipe as shipped: MobileNetV2, adabn, Adam 1e-3)', () => {
+    const report = detectConvergence([2.0873, 1.4946, 1.1856], [1.5311, 1.2804, 1.2009]);
+    expect(report.converged).toBe(false);
+    // one noisy rise in the window keeps the 1-df test in charge
+    expect(detectConvergence([2.0873, 1.1856, 1.4946], [1.5311, 1.2009, 1.2804]).converged).toBe(true);
+  });
   it('cannot tell with fewer than 3 epochs', () => {
     expect(detectConvergence([0.9, 0.5])).toMatchObject({ converged: null, relativeSlope: null });
   });
