@@ -11,7 +11,9 @@ import { addRecipeOptions, parsePolicyFlag, recipeFromFlags, type RecipeFlags } 
 import { timestampRunId } from './runs/run-ids.ts';
 import { terminalListener } from './cli/progress.ts';
 import { PolicySpecSchema, type PolicySpec } from './schema/recipe.ts';
-import { formatComparison, runComparison } from './commands/compare.ts';
+import { runComparison } from './commands/compare.ts';
+import { comparisonReport, formatComparison } from './stats/comparison-report.ts';
+import { policyName } from './schema/policy-names.ts';
 import { runTraining } from './train/loop.ts';
 import { inspectRecipe } from './commands/inspect.ts';
 import { recalibrateBackbone } from './commands/recalibrate.ts';
@@ -52,9 +54,9 @@ recipeOptions(program.command('train').description('fine-tune a backbone on an i
     if (flags.json) console.log(JSON.stringify(summary, null, 2));
   });
 
-recipeOptions(program.command('compare').description('train several policies on the same split and seed; print one table'))
+recipeOptions(program.command('compare').description('train several policies on the same split over one or more seeds; print means, intervals and paired verdicts'))
   .option('--policies <list>', 'comma-separated policies', 'freeze-all,train-bn,adabn')
-  .option('--json', 'print the summaries as JSON')
+  .option('--json', 'print the comparison report (per-policy statistics, verdicts, every run summary) as JSON')
   .option('--queue <url>', 'submit to a running dashboard queue (one task per run) and follow it, e.g. http://127.0.0.1:3000')
   .option('--token <token>', 'the dashboard token, with --queue (default BNLAB_TOKEN)')
   .action(async (flags) => {
@@ -64,6 +66,9 @@ recipeOptions(program.command('compare').description('train several policies on 
       if (!parsed.success) throw new Error(`--policies: '${p}': ${parsed.error.issues[0].message}`);
       return parsed.data as PolicySpec;
     });
+    const names = policies.map(policyName);
+    const duplicate = names.find((p, i) => names.indexOf(p) !== i);
+    if (duplicate) throw new Error(`--policies: '${duplicate}' is listed twice`);
     if (flags.queue) {
       const { followJob, formatJobTable, submitComparison } = await import('./commands/queue-client.ts');
       const target = { url: flags.queue as string, token: flags.token ?? process.env.BNLAB_TOKEN };
@@ -73,12 +78,14 @@ recipeOptions(program.command('compare').description('train several policies on 
       return;
     }
     const comparisonId = timestampRunId('compare');
+    const started = Date.now();
     // the same manifest the dashboard writes, so it lists this comparison as one group
     const { comparisonManifest, writeComparisonManifest } = await import('./runs/history.ts');
     await writeComparisonManifest(config.checkpointsDir, comparisonManifest(comparisonId, recipe, policies, new Date().toISOString()));
     const summaries = await runComparison(recipe, policies, { comparisonId, config, onEvent: terminalListener(), backend: flags.backend });
-    if (flags.json) console.log(JSON.stringify(summaries, null, 2));
-    else console.log(`\n${formatComparison(summaries)}`);
+    const report = comparisonReport(comparisonId, recipe, names, summaries, (Date.now() - started) / 1000);
+    if (flags.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(`\n${formatComparison(report)}`);
   });
 
 recipeOptions(program.command('inspect').description("rank BN layers by how far the data's statistics are from the pretrained ones; recommend a policy"))

@@ -37,8 +37,13 @@ const CASES: Record<string, [string | null, string, unknown]> = {
   '--bn-momentum-keras': ['0.95', 'bnMomentum.keras', 0.95],
   '--preprocessing': ['[-1,1]', 'preprocessing', 'minus1to1'],
   '--cut': ['block4_pw_relu', 'cutLayer', 'block4_pw_relu'],
+  '--data-seed': ['4', 'dataSeed', 4],
+  '--resize': ['squash', 'resize', 'squash'],
+  '--allow-tiny-batch': [null, 'allowTinyBatch', true],
 };
 const PYTORCH_MOMENTUM = '--bn-momentum-pytorch';
+/** compare-only (checked by test/cli.test.ts's compare --seeds case) */
+const COMPARE_SEEDS = '--seeds';
 
 const at = (object: unknown, dotted: string) => dotted.split('.').reduce((o: any, k) => o?.[k], object);
 const flagName = (flags: string) => flags.split(/[ ,]/)[0];
@@ -56,7 +61,7 @@ describe('recipe flags reach the run', () => {
   });
 
   it('this test covers every flag in the table', () => {
-    expect(RECIPE_FLAGS.map((f) => flagName(f.flags)).sort()).toEqual([...Object.keys(CASES), PYTORCH_MOMENTUM].sort());
+    expect(RECIPE_FLAGS.map((f) => flagName(f.flags)).sort()).toEqual([...Object.keys(CASES), PYTORCH_MOMENTUM, COMPARE_SEEDS].sort());
   });
 
   it('every flag lands in the recorded recipe; --bn-momentum-keras sets every BN layer', async () => {

@@ -87,15 +87,75 @@ describe('bnlab CLI', () => {
   });
 
   it('compare --json runs each policy on the same split', async () => {
-    const summaries = JSON.parse((await bnlab('compare', ...quick, '--policies', 'freeze-all,bn-stats-only', '--json')).stdout);
+    const report = JSON.parse((await bnlab('compare', ...quick, '--policies', 'freeze-all,bn-stats-only', '--json')).stdout);
+    const summaries = report.runs;
     expect(summaries.map((s: { policy: string }) => s.policy)).toEqual(['freeze-all', 'bn-stats-only']);
     expect(summaries[0].totalMeanShift).toBe(0);
     expect(summaries[1].totalMeanShift).toBeGreaterThan(0);
     expect(summaries[0].steps).toBe(summaries[1].steps);
+    // one seed: no interval, a verdict over images only
+    expect(report.policies[0].valAccuracy).toMatchObject({ n: 1, sd: null, ci95: null });
+    expect(report.verdicts).toHaveLength(1);
+    expect(report.verdicts[0].seedVarianceIncluded).toBe(false);
     // the dashboard regroups CLI comparisons from the same manifest it writes for its own
     const manifests = path.join(work, 'checkpoints', '.dashboard', 'comparisons');
     const [manifest] = fs.readdirSync(manifests).map((f) => JSON.parse(fs.readFileSync(path.join(manifests, f), 'utf8')));
     expect(manifest.runIds).toEqual(summaries.map((s: { runId: string }) => s.runId));
+  });
+
+  it('compare --seeds 2: every policy x seed on one split, with per-seed values, intervals and verdicts', async () => {
+    const { stdout } = await bnlab('compare', ...quick, '--max-steps', '2', '--policies', 'freeze-all,train-bn', '--seeds', '2', '--json');
+    const report = JSON.parse(stdout);
+    expect(report.seeds).toEqual([1, 2]);
+    expect(report.dataSeed).toBe(1);
+    expect(report.runs.map((r: { policy: string; seed: number }) => `${r.policy}@${r.seed}`)).toEqual(['freeze-all@1', 'train-bn@1', 'freeze-all@2', 'train-bn@2']);
+    const valCorrect = report.runs.map((r: { valCorrect: string }) => r.valCorrect);
+    for (const bits of valCorrect) expect(bits).toMatch(/^[01]{24}$/);
+    for (const p of report.policies) {
+      expect(p.valAccuracy.n).toBe(2);
+      expect(p.valAccuracy.values).toHaveLength(2);
+      expect(p.valAccuracy.ci95[0]).toBeLessThanOrEqual(p.valAccuracy.mean);
+    }
+    // the val accuracy is the share of '1' in the per-image record
+    const run = report.runs[1];
+    expect(run.valAccuracy).toBeCloseTo([...run.valCorrect].filter((c: string) => c === '1').length / 24, 10);
+    expect(report.verdicts[0]).toMatchObject({ a: 'freeze-all', b: 'train-bn', seeds: 2, images: 24, seedVarianceIncluded: true });
+    expect(report.verdicts[0].text).toMatch(/better at 95 %|not distinguishable at 95 %/);
+  });
+
+  it('compare prints per-seed values, intervals, the convergence column and the verdicts', async () => {
+    const { stdout } = await bnlab('compare', ...quick, '--max-steps', '1', '--policies', 'freeze-all,adabn', '--seeds', '2');
+    expect(stdout).toMatch(/\| policy +\| val acc % \| 95 % interval/);
+    expect(stdout).toMatch(/per seed \(1, 2\)/);
+    expect(stdout).toMatch(/freeze-all vs adabn: [+-]\d+\.\d points \[/);
+    expect(stdout).toMatch(/mean over 2 seeds/);
+  });
+
+  it('train-mode BN at batch size 1 is refused with the reason and the override; the override runs without NaN', async () => {
+    const failure = await bnlab('train', ...quick, '--policy', 'train-bn', '--batch-size', '1', '--max-steps', '2').then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(/batch size 1 with \d+ BatchNorm layer\(s\) in training mode/);
+    expect(failure?.stderr).toMatch(/per-image statistics/);
+    expect(failure?.stderr).toMatch(/--allow-tiny-batch/);
+    const { stdout, stderr } = await bnlab('train', ...quick, '--policy', 'train-bn', '--batch-size', '1', '--max-steps', '2', '--allow-tiny-batch', '--json');
+    expect(stderr).not.toMatch(/NaN/);
+    expect(JSON.parse(stdout).valTrainModeAccuracy).toBeNull();
+    // frozen BN has no per-image statistics: batch size 1 is fine without the flag
+    await bnlab('train', ...quick, '--policy', 'freeze-all', '--batch-size', '1', '--max-steps', '2');
+  });
+
+  it('--resize squash exists by that name, is printed at run start and recorded', async () => {
+    const { stdout, stderr } = await bnlab('train', ...quick, '--policy', 'freeze-all', '--max-steps', '1', '--resize', 'squash', '--json');
+    expect(stderr).toMatch(/preprocessing: resize 'squash' \(whole image to input x input/);
+    expect(stderr).toMatch(/pixels x \/ 127\.5 - 1/);
+    const summary = JSON.parse(stdout);
+    expect(summary.preprocessing).toMatchObject({ resize: 'squash', normalisation: 'minus1to1' });
+    expect(summary.convergence.converged).toBeNull(); // one epoch: cannot tell
+    const failure = await bnlab('train', ...quick, '--resize', 'stretch').catch((e: { stderr: string }) => e);
+    expect((failure as { stderr: string }).stderr).toMatch(/--resize.*stretch.*crop, squash, pad|Allowed choices are crop, squash, pad/);
   });
 
   it('a broken recipe names its field and exits 1 without a stack trace', async () => {

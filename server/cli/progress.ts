@@ -48,7 +48,7 @@ export function terminalListener(stream: NodeJS.WriteStream = process.stderr) {
         }
         break;
       case 'epochEnd': {
-        const gap = event.valTrainModeAccuracy === null ? '' : ` (with train-mode BN ${(event.valTrainModeAccuracy * 100).toFixed(1)}%)`;
+        const gap = event.valTrainModeAccuracy === null || !Number.isFinite(event.valTrainModeAccuracy) ? '' : ` (with train-mode BN ${(event.valTrainModeAccuracy * 100).toFixed(1)}%)`;
         say(`  epoch ${event.epoch + 1}: train loss ${event.train.loss.toFixed(4)} acc ${(event.train.accuracy * 100).toFixed(1)}% | val loss ${event.val.loss.toFixed(4)} acc ${(event.val.accuracy * 100).toFixed(1)}%${gap}`);
         break;
       }
@@ -65,7 +65,8 @@ export function terminalListener(stream: NodeJS.WriteStream = process.stderr) {
             for (const file of skippedFiles.slice(0, 20)) stream.write(`    ${file.path}: ${file.reason}\n`);
             if (skippedFiles.length > 20) stream.write(`    … and ${skippedFiles.length - 20} more (see --json)\n`);
           }
-          stream.write(`✔ ${event.runId}: val acc ${(event.summary.valAccuracy * 100).toFixed(1)}% in ${event.summary.seconds.toFixed(1)} s → ${event.summary.checkpointDir}\n`);
+          const flag = event.summary.convergence?.converged === false ? ' (NOT converged: train and val loss still falling)' : '';
+          stream.write(`✔ ${event.runId}: val acc ${(event.summary.valAccuracy * 100).toFixed(1)}%${flag} in ${event.summary.seconds.toFixed(1)} s → ${event.summary.checkpointDir}\n`);
         } else {
           // the error itself is printed once by the command that ran this
           stream.write(`✖ ${event.runId} ${event.status}\n`);

@@ -31,6 +31,8 @@ interface RecipeFlag {
   choices?: readonly string[];
   /** flags that set the same field another way */
   conflicts?: string;
+  /** registered only on these commands (default: every recipe command) */
+  only?: readonly string[];
 }
 
 export const RECIPE_FLAGS: readonly RecipeFlag[] = [
@@ -44,6 +46,13 @@ export const RECIPE_FLAGS: readonly RecipeFlag[] = [
   { flags: '--seed <n>', field: 'seed', value: 'number', help: 'seed of the split, the head initialisation and the batch order' },
   { flags: '--max-steps <n>', field: 'maxStepsPerEpoch', value: 'number', help: 'cap on steps per epoch (quick checks)' },
   { flags: '--precise-bn', field: 'preciseBn', value: 'switch', help: 'recompute BN population statistics after training' },
+  { flags: '--seeds <n>', field: 'seeds', value: 'number', help: 'run seeds per policy: seed, seed + 1, … (5 or more before drawing conclusions)', only: ['compare'] },
+  { flags: '--data-seed <n>', field: 'dataSeed', value: 'number', help: 'seed of the train/val split (default: --seed)' },
+  {
+    flags: '--resize <mode>', field: 'resize', value: 'string', choices: ['crop', 'squash', 'pad'],
+    help: 'fit images to the input: crop (shorter side x 1.15, center crop), squash (whole image), pad (letterbox)',
+  },
+  { flags: '--allow-tiny-batch', field: 'allowTinyBatch', value: 'switch', help: 'allow batch size 1 with training-mode BN (per-image statistics)' },
   {
     flags: '--bn-momentum-keras <m>', field: 'bnMomentum.keras', value: 'number', conflicts: 'bnMomentumPytorch',
     help: 'override BN momentum, Keras convention (weight of the old value, e.g. 0.99)',
@@ -69,7 +78,7 @@ function optionOf(flag: RecipeFlag): Option {
 /** Register `--recipe` and every recipe flag on a command. */
 export function addRecipeOptions(command: Command): Command {
   command.option('--recipe <file>', 'recipe JSON (flags override its fields); default recipes/demo.json');
-  for (const flag of RECIPE_FLAGS) command.addOption(optionOf(flag));
+  for (const flag of RECIPE_FLAGS) if (!flag.only || flag.only.includes(command.name())) command.addOption(optionOf(flag));
   return command;
 }
 

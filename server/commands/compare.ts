@@ -1,13 +1,18 @@
 /**
- * Several policies on the same data split, seed and recipe, one after another in this process
- * (decoded images are shared). Which policy wins depends on the data, the head and the training
- * length: the table reports what the runs measured, nothing is tuned per policy.
+ * Several policies on the same data split and recipe, each over the same run seeds, one run after
+ * another in this process (decoded images are shared by every run). Which policy wins depends on
+ * the data, the head and the training length, and a single seed moves accuracy more than most
+ * policy differences: the report gives per policy the mean over seeds with its 95 % interval and
+ * every per-seed value, and between policies a paired verdict on the same val images
+ * (server/stats/paired-verdict.ts) that names a winner only when the difference is significant.
+ * Seeds: run seed k = recipe.seed + k varies head initialisation, batch order and augmentation;
+ * the split is fixed by recipe.dataSeed (default recipe.seed) for every run.
  */
 import type { BnlabConfig } from '../config.ts';
 import { DecodedImageCache } from '../data/dataset.ts';
 import type { RunListener, RunSummary } from '../schema/events.ts';
 import type { PolicySpec, Recipe } from '../schema/recipe.ts';
-import { comparisonRunId } from '../runs/run-ids.ts';
+import { comparisonRunOrder } from '../runs/run-ids.ts';
 import { runTraining } from '../train/loop.ts';
 
 export interface CompareOptions {
@@ -18,29 +23,16 @@ export interface CompareOptions {
   backend?: string | null;
 }
 
+/** Every policy × seed, seed-major; returns the run summaries in that order. */
 export async function runComparison(recipe: Recipe, policies: PolicySpec[], opts: CompareOptions): Promise<RunSummary[]> {
   if (policies.length === 0) throw new Error('compare needs at least one policy');
   const cache = new DecodedImageCache();
+  const dataSeed = recipe.dataSeed ?? recipe.seed;
   const summaries: RunSummary[] = [];
-  for (const policy of policies) {
-    const runId = comparisonRunId(opts.comparisonId, policy);
-    summaries.push(await runTraining({ ...recipe, policy }, { runId, config: opts.config, onEvent: opts.onEvent, signal: opts.signal, backend: opts.backend, cache }));
+  for (const run of comparisonRunOrder(opts.comparisonId, recipe, policies)) {
+    const runRecipe: Recipe = { ...recipe, policy: run.spec, seed: run.seed, dataSeed };
+    summaries.push(await runTraining(runRecipe, { runId: run.runId, config: opts.config, onEvent: opts.onEvent, signal: opts.signal, backend: opts.backend, cache }));
   }
   return summaries;
 }
 
-/** The comparison table as aligned text. */
-export function formatComparison(summaries: RunSummary[]): string {
-  const rows = summaries.map((s) => [
-    s.policy,
-    (s.valAccuracy * 100).toFixed(1),
-    s.valLoss.toFixed(3),
-    s.valTrainModeAccuracy === null ? '-' : (s.valTrainModeAccuracy * 100).toFixed(1),
-    s.seconds.toFixed(1),
-    s.totalMeanShift.toFixed(2),
-  ]);
-  const header = ['policy', 'val acc %', 'val loss', 'val acc % (train-mode BN)', 'time s', 'total BN mean shift'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}

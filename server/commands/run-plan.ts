@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { policyName } from '../schema/policy-names.ts';
 import type { PolicySpec, Recipe } from '../schema/recipe.ts';
-import { comparisonRunId } from '../runs/run-ids.ts';
+import { comparisonRunOrder } from '../runs/run-ids.ts';
 
 export interface RunPlan {
   id: string;
@@ -23,20 +23,19 @@ export interface SweepAxes {
 
 const slug = (text: string) => text.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 40);
 
-/** One run per policy (× seed when seeds are given; without, the recipe's seed and the old run ids). */
+/**
+ * One run per policy × seed (the seeds given, else the recipe's: seed .. seed + seeds - 1), all on
+ * the split of the recipe's data seed; run ids and order from runs/run-ids.ts, as `bnlab compare`.
+ */
 export function comparisonPlan(comparisonId: string, recipe: Recipe, policies: PolicySpec[], seeds: number[] | null): RunPlan[] {
-  const plans: RunPlan[] = [];
-  for (const seed of seeds ?? [recipe.seed]) {
-    for (const policy of policies) {
-      const name = policyName(policy);
-      plans.push({
-        id: seeds ? `${comparisonRunId(comparisonId, policy)}-seed${seed}` : comparisonRunId(comparisonId, policy),
-        recipe: { ...recipe, policy, seed },
-        label: seeds ? `${name} · seed ${seed}` : name,
-      });
-    }
-  }
-  return plans;
+  const runs = comparisonRunOrder(comparisonId, recipe, policies, seeds ?? undefined);
+  const several = new Set(runs.map((r) => r.seed)).size > 1;
+  const dataSeed = recipe.dataSeed ?? recipe.seed;
+  return runs.map((run) => ({
+    id: run.runId,
+    recipe: { ...recipe, policy: run.spec, seed: run.seed, dataSeed },
+    label: several ? `${run.policy} · seed ${run.seed}` : run.policy,
+  }));
 }
 
 /** Every backbone × dataset × policy × seed; run ids `<sweepId>-<backbone>-<data>-<policy>-s<seed>`. */

@@ -12,6 +12,7 @@
  * good files, so every batch but the last has exactly batchSize images.
  */
 import type { Preprocessing } from '../schema/preprocessing.ts';
+import type { ResizeMode } from '../schema/recipe.ts';
 import { planSample, renderSample, type AugmentOptions } from './augment.ts';
 import { DecodedImageCache, sharedDecodedImageCache } from './cache.ts';
 import { decodeImage, ImageDecodeError, type DecodedImage } from './decode.ts';
@@ -26,8 +27,10 @@ export interface ImageDatasetOptions {
   /** Network input size: batches are imageSize x imageSize x 3. */
   imageSize: number;
   preprocessing: Preprocessing;
-  /** null: eval transform (resize shorter side + center crop). */
+  /** null: eval transform (the whole decoded square, or its center crop for 'crop'). */
   augment: AugmentOptions | null;
+  /** how an image is fitted to imageSize before cropping (see decode.ts); default 'crop' */
+  resize?: ResizeMode;
   /** Defaults to the process-wide sharedDecodedImageCache(). */
   cache?: DecodedImageCache;
   /** Decoded images on disk, shared between processes (disk-cache.ts); consulted after `cache`. Default none. */
@@ -52,6 +55,8 @@ export interface ImageBatch {
   labels: Int32Array;
   count: number;
   paths: string[];
+  /** position of each sample in the dataset's `items` */
+  indices: number[];
 }
 
 export interface DecodeStats {
@@ -68,6 +73,7 @@ export class ImageDataset {
   readonly imageSize: number;
   readonly preprocessing: Preprocessing;
   readonly augment: AugmentOptions | null;
+  readonly resize: ResizeMode;
   readonly cache: DecodedImageCache;
   readonly skipped: SkippedFile[] = [];
   readonly decodeStats: DecodeStats = { decodes: 0, cacheHits: 0, diskHits: 0, failures: 0 };
@@ -87,6 +93,7 @@ export class ImageDataset {
     this.imageSize = opts.imageSize;
     this.preprocessing = opts.preprocessing;
     this.augment = opts.augment;
+    this.resize = opts.resize ?? 'crop';
     this.cache = opts.cache ?? sharedDecodedImageCache();
     this.diskCache = opts.diskCache ?? null;
     this.decodeConcurrency = Math.max(1, Math.floor(opts.decodeConcurrency ?? 4));
@@ -148,13 +155,13 @@ export class ImageDataset {
   async load(index: number): Promise<DecodedImage | null> {
     const item = this.items[index];
     if (!item) throw new RangeError(`no item ${index}`);
-    const cached = this.cache.get(item.path, this.imageSize);
+    const cached = this.cache.get(item.path, this.imageSize, this.resize);
     if (cached) {
       this.decodeStats.cacheHits++;
       return cached;
     }
     if (this.failed.has(item.path)) return null;
-    const decodeOptions = { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels };
+    const decodeOptions = { targetSize: this.imageSize, maxInputPixels: this.maxInputPixels, resize: this.resize };
     const fromDisk = await this.diskCache?.get(item.path, decodeOptions);
     if (fromDisk) {
       this.decodeStats.diskHits++;
@@ -164,7 +171,7 @@ export class ImageDataset {
     this.decodeStats.decodes++;
     try {
       const image = await decodeImage(item.path, decodeOptions);
-      this.cache.set(item.path, this.imageSize, image);
+      this.cache.set(item.path, this.imageSize, image, this.resize);
       await this.diskCache?.put(item.path, decodeOptions, image);
       return image;
     } catch (error) {
@@ -187,6 +194,7 @@ export class ImageDataset {
     const images = new Float32Array(samples.length * sampleLength);
     const labels = new Int32Array(samples.length);
     const paths: string[] = [];
+    const indices: number[] = [];
     samples.forEach(({ index, image }, slot) => {
       const item = this.items[index]!;
       const rng = createRng(hashSeed(opts.seed, opts.epoch, index));
@@ -194,8 +202,9 @@ export class ImageDataset {
       renderSample(image, plan, this.imageSize, this.preprocessing, images, slot * sampleLength);
       labels[slot] = item.label;
       paths.push(item.path);
+      indices.push(index);
     });
-    return { images, labels, count: samples.length, paths };
+    return { images, labels, count: samples.length, paths, indices };
   }
 }
 

@@ -17,6 +17,11 @@
  *     eval center crop without resampling the original again. The longer side is capped at
  *     MAX_ASPECT_RATIO x the shorter one (extreme panoramas are squeezed rather than exploding
  *     memory).
+ *   With `resize: 'squash'` the whole image is resized to targetSize x targetSize instead (aspect not
+ *   kept; Keras image_dataset_from_directory and Teachable Machine), and an image already at that
+ *   size is not resampled at all; with 'pad' it is fitted inside the square with its aspect kept
+ *   and black borders (letterbox; tf.image.resize_with_pad). Either way the eval transform then
+ *   takes the whole square, pixel for pixel.
  * Decompression bombs: files over maxInputPixels (default 50 megapixels, checked by sharp from the
  * header before any pixel is decoded) or over MAX_FILE_BYTES are refused as 'image too large'.
  * Strictness: sharp's failOn 'error' — truncated or corrupt pixel data fails, harmless decoder
@@ -25,6 +30,7 @@
  */
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
+import type { ResizeMode } from '../schema/recipe.ts';
 
 /** Interleaved RGB, 8 bits per channel, row-major: data[(y * width + x) * 3 + c]. */
 export interface DecodedImage {
@@ -62,7 +68,12 @@ export interface DecodeOptions {
   /** The network input size; the decoded shorter side is ceil(1.15 * targetSize). */
   targetSize: number;
   maxInputPixels?: number;
+  /** 'crop' (default): shorter side to ceil(1.15 * targetSize); 'squash' / 'pad': to targetSize x targetSize */
+  resize?: ResizeMode;
 }
+
+/** Letterbox border colour for resize 'pad' (zeros, as tf.image.resize_with_pad). */
+export const PAD_BACKGROUND = { r: 0, g: 0, b: 0 } as const;
 
 /** ceil(1.15 * targetSize): the shorter side of every decoded image. */
 export function decodedShorterSide(targetSize: number): number {
@@ -92,12 +103,16 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<De
     }
     const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
     if (!oriented.width || !oriented.height) throw new ImageDecodeError(file, 'corrupt or truncated image', 'no dimensions');
-    const size = resizedDimensions(oriented.width, oriented.height, decodedShorterSide(opts.targetSize));
-    const upscale = size.width > oriented.width;
-    const { data, info } = await input()
-      .autoOrient()
-      .flatten({ background: ALPHA_BACKGROUND })
-      .resize(size.width, size.height, { fit: 'fill', kernel: upscale ? 'mitchell' : 'lanczos3' })
+    const mode = opts.resize ?? 'crop';
+    const size = mode === 'crop' ? resizedDimensions(oriented.width, oriented.height, decodedShorterSide(opts.targetSize)) : { width: opts.targetSize, height: opts.targetSize };
+    const upscale = mode === 'pad' ? Math.max(oriented.width, oriented.height) < opts.targetSize : size.width > oriented.width;
+    const kernel = upscale ? 'mitchell' : 'lanczos3';
+    let pipeline = input().autoOrient().flatten({ background: ALPHA_BACKGROUND });
+    const alreadyThere = mode !== 'crop' && oriented.width === opts.targetSize && oriented.height === opts.targetSize;
+    if (!alreadyThere) {
+      pipeline = pipeline.resize(size.width, size.height, mode === 'pad' ? { fit: 'contain', kernel, background: PAD_BACKGROUND } : { fit: 'fill', kernel });
+    }
+    const { data, info } = await pipeline
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })

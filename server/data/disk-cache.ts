@@ -21,6 +21,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { ResizeMode } from '../schema/recipe.ts';
 import sharp from 'sharp';
 import { DEFAULT_MAX_INPUT_PIXELS, type DecodedImage } from './decode.ts';
 
@@ -31,6 +32,8 @@ const HEADER_BYTES = 16;
 export interface DiskCacheKeyOptions {
   targetSize: number;
   maxInputPixels?: number;
+  /** how the image was fitted to targetSize (decode.ts); part of the key */
+  resize?: ResizeMode;
 }
 
 export class DiskImageCache {
@@ -90,6 +93,7 @@ export class DiskImageCache {
       size: String(stat.size),
       mtimeNs: String(stat.mtimeNs),
       targetSize: opts.targetSize,
+      resize: opts.resize ?? 'crop',
       maxInputPixels: opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS,
       vips: sharp.versions.vips,
     });

@@ -15,7 +15,7 @@ import type { RunEvent } from '../schema/events.ts';
 import type { PolicySpec, Recipe } from '../schema/recipe.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { comparisonManifestsDir, RUN_FILES } from './files.ts';
-import { comparisonRunId } from './run-ids.ts';
+import { comparisonRunOrder } from './run-ids.ts';
 
 
 export interface StoredRun {
@@ -36,11 +36,14 @@ export interface ComparisonManifest {
   policies: string[];
   /** run ids in the order the comparison ran them */
   runIds: string[];
+  /** policy of each run id (with recipe.seeds > 1 there are several runs per policy) */
+  runPolicies?: string[];
 }
 
 /** The manifest of a comparison, written by the dashboard queue and by `bnlab compare` alike. */
 export function comparisonManifest(comparisonId: string, recipe: Recipe, policySpecs: PolicySpec[], createdAt: string, name?: string): ComparisonManifest {
   const policies = policySpecs.map(policyName);
+  const runs = comparisonRunOrder(comparisonId, recipe, policySpecs);
   return {
     format: 'bnlab-dashboard-comparison@1',
     comparisonId,
@@ -49,7 +52,8 @@ export function comparisonManifest(comparisonId: string, recipe: Recipe, policyS
     recipe,
     policySpecs,
     policies,
-    runIds: policySpecs.map((p) => comparisonRunId(comparisonId, p)),
+    runIds: runs.map((r) => r.runId),
+    runPolicies: runs.map((r) => r.policy),
   };
 }
 

@@ -3,6 +3,7 @@
  * code into its bundle. Run events come from events.ts; the server wraps each in an envelope with a
  * per-job sequence number so a reconnecting client can ask for exactly what it missed.
  */
+import type { ComparisonReport } from './comparison.ts';
 import type { RunEvent, RunSummary } from './events.ts';
 import type { RecipeInspection } from './inspect-report.ts';
 import type { AdaptProgress, AdaptReport, AdaptRequest } from './adapt-report.ts';
@@ -72,6 +73,8 @@ export interface JobDetail extends JobSummary {
   policySpecs: PolicySpec[];
   /** Set when the request named one run of a comparison rather than the job. */
   run?: RunProgress;
+  /** comparisons, once every run has ended: per-policy means, 95 % intervals, paired verdicts */
+  comparison?: ComparisonReport | null;
 }
 
 export interface DemoDescription {

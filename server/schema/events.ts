@@ -3,7 +3,7 @@
  * (runs/files.ts) and the dashboard's socket are listeners. One discriminated union (`type`).
  */
 import type { Preprocessing } from './preprocessing.ts';
-import type { Recipe } from './recipe.ts';
+import type { Recipe, ResizeMode } from './recipe.ts';
 
 /** Drift of one BN layer's running statistics from the pretrained reference (see stats/drift.ts). */
 export interface BnLayerDrift {
@@ -34,6 +34,25 @@ export interface RunStartedEvent {
   stepsPerEpoch: number;
   totalSteps: number;
   policy: PolicySummary;
+  /** how pixels reach the network: resize mode and the backbone entry's normalisation */
+  preprocessing?: PreprocessingSummary;
+}
+
+export interface PreprocessingSummary {
+  resize: ResizeMode;
+  normalisation: Preprocessing;
+  /** e.g. "x / 127.5 - 1 (range [-1, 1])" */
+  formula: string;
+  inputSize: number;
+}
+
+/** Verdict of server/train/convergence.ts on a finished run's per-epoch train and val loss. */
+export interface ConvergenceReport {
+  /** false: loss still falling at the end; null: too few epochs to tell */
+  converged: boolean | null;
+  /** relative train-loss change per epoch over the last epochs (negative = falling) */
+  relativeSlope: number | null;
+  reason: string;
 }
 
 /** What a policy decided, layer by layer: the explicit semantics of the run. */
@@ -111,6 +130,16 @@ export interface RunSummary {
   totalMeanShift: number;
   skippedFiles: { path: string; reason: string }[];
   checkpointDir: string;
+  /** run seed and split seed (issue 10) */
+  seed?: number;
+  dataSeed?: number;
+  /** per val image in split order: '1' right, '0' wrong, '-' not scored (for paired verdicts) */
+  valCorrect?: string;
+  /** epochs trained (fewer than the recipe's only with earlyStopping) */
+  epochs?: number;
+  stoppedEarly?: { epoch: number; reason: string } | null;
+  convergence?: ConvergenceReport;
+  preprocessing?: PreprocessingSummary;
 }
 
 export type RunEvent =

@@ -58,6 +58,32 @@ export const HeadSchema = z.strictObject({
 });
 export type HeadConfig = z.infer<typeof HeadSchema>;
 
+/**
+ * How a decoded image becomes the square network input (issue 10).
+ * 'crop': resize the shorter side to 1.15 x input, take the center square (torchvision eval style);
+ * 'squash': the whole image resized to input x input, aspect not kept (Keras
+ *   image_dataset_from_directory, Teachable Machine); an image already at input size is used as is;
+ * 'pad': letterbox: the whole image fitted inside input x input, aspect kept, black borders.
+ */
+export const ResizeModeSchema = z.enum(['crop', 'squash', 'pad']);
+export type ResizeMode = z.infer<typeof ResizeModeSchema>;
+
+/** Stop when val loss has not improved by more than minDelta for `patience` epochs (Keras EarlyStopping, restore_best_weights=false). */
+export const EarlyStoppingSchema = z.strictObject({
+  patience: z.number().int().positive().default(3).describe('epochs without val-loss improvement before stopping'),
+  minDelta: z.number().min(0).default(0).describe('smallest val-loss decrease that counts as improvement'),
+});
+export type EarlyStoppingConfig = z.infer<typeof EarlyStoppingSchema>;
+
+/** Multiply the learning rate by `factor` after `patience` epochs without val-loss improvement (Keras ReduceLROnPlateau, cooldown 0). */
+export const ReduceOnPlateauSchema = z.strictObject({
+  patience: z.number().int().positive().default(2),
+  factor: z.number().gt(0).lt(1).default(0.5),
+  minDelta: z.number().min(0).default(0),
+  minLr: z.number().min(0).default(0).describe('the rate is never reduced below this'),
+});
+export type ReduceOnPlateauConfig = z.infer<typeof ReduceOnPlateauSchema>;
+
 export const RecipeSchema = z.strictObject({
   name: z.string().min(1).optional(),
   backbone: z.string().min(1).describe('registry name, path to model.json or its folder, or URL'),
@@ -70,7 +96,13 @@ export const RecipeSchema = z.strictObject({
   epochs: z.number().int().positive().default(3),
   batchSize: z.number().int().positive().default(16),
   augment: AugmentSchema.default({ randomResizedCrop: true, scale: [0.35, 1], horizontalFlip: true }),
-  seed: z.number().int().nonnegative().default(0),
+  seed: z.number().int().nonnegative().default(0).describe('run seed: head initialisation, batch order, augmentation (and the split unless dataSeed is set)'),
+  dataSeed: z.number().int().nonnegative().optional().describe('seed of the train/val split; default: seed'),
+  seeds: z.number().int().positive().max(100).default(1).describe('compare: run seeds per policy (seed, seed + 1, ...), all on the split of dataSeed'),
+  resize: ResizeModeSchema.default('crop').describe("'crop' (shorter side x 1.15, center crop), 'squash' (whole image to input size) or 'pad' (letterbox)"),
+  earlyStopping: EarlyStoppingSchema.optional().describe('opt-in: stop on a val-loss plateau'),
+  reduceOnPlateau: ReduceOnPlateauSchema.optional().describe('opt-in: lower the learning rate on a val-loss plateau'),
+  allowTinyBatch: z.boolean().default(false).describe('allow batch size 1 with training-mode BN (per-image statistics)'),
   valFraction: z.number().gt(0).lt(1).default(0.2).describe('for root/<class>/* layouts only'),
   imageSize: z.number().int().positive().optional().describe('defaults to the backbone input size'),
   preprocessing: PreprocessingSchema.optional().describe("pixel scaling; overrides the backbone's registry entry, backbone.json or Teachable Machine metadata.json"),

@@ -3,6 +3,10 @@
  * the statistics of the values it sees in one step: batch × height × width of them. With a single
  * value the variance is 0 and the output is beta whatever the input, so bnlab refuses it; small
  * batches give noisy statistics, so it warns.
+ * Batch size 1 is refused too unless the recipe says allowTinyBatch: the per-channel statistics
+ * then come from one image, so BN normalises each image by its own mean and variance (erasing
+ * exactly the contrast and colour differences between images) and the running statistics it
+ * accumulates describe single images, not the data set.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { SingleValueBatchNormError } from './bn-control.ts';
@@ -18,11 +22,24 @@ export interface BatchPlan {
 
 export const SMALL_BATCH_WARNING = 8;
 
-export function planBatches(model: tf.LayersModel, trainModeBn: string[], trainCount: number, batchSize: number): BatchPlan {
+export class TinyBatchError extends Error {
+  constructor(bnCount: number) {
+    super(
+      `batch size 1 with ${bnCount} BatchNorm layer(s) in training mode: each image would be normalised by its own per-channel mean and variance ` +
+        '(per-image statistics), which erases the differences between images that the classifier needs, and the running statistics would describe ' +
+        'single images instead of your data. Use --batch-size 8 or more (16 is typical), or a policy that keeps BN in inference mode (freeze-all, adabn); ' +
+        'to run it anyway pass --allow-tiny-batch (recipe field allowTinyBatch: true).',
+    );
+    this.name = 'TinyBatchError';
+  }
+}
+
+export function planBatches(model: tf.LayersModel, trainModeBn: string[], trainCount: number, batchSize: number, opts: { allowTinyBatch?: boolean } = {}): BatchPlan {
   if (trainCount === 0) throw new Error('the training split has no images');
   if (batchSize > trainCount) {
     throw new Error(`batchSize ${batchSize} is larger than the ${trainCount} training images; use a batch size of at most ${trainCount}`);
   }
+  if (batchSize === 1 && trainModeBn.length > 0 && !opts.allowTinyBatch) throw new TinyBatchError(trainModeBn.length);
   const warnings: string[] = [];
   const trainMode = new Set(trainModeBn);
   const bnLayers = leafLayers(model).filter((layer) => trainMode.has(layer.name));

@@ -7,6 +7,11 @@ export interface Evaluation {
   loss: number;
   accuracy: number;
   count: number;
+  /**
+   * Per item of the dataset, in `items` order: '1' classified right, '0' wrong, '-' not scored
+   * (undecodable, or in a dropped last batch). Paired verdicts between runs need it.
+   */
+  correct: string;
 }
 
 /**
@@ -17,6 +22,7 @@ export async function evaluate(model: tf.LayersModel, dataset: ImageDataset, bat
   let lossSum = 0;
   let correct = 0;
   let count = 0;
+  const marks = new Array<string>(dataset.items.length).fill('-');
   for await (const batch of dataset.batches({ batchSize, shuffle: opts.shuffle ?? false, seed: 0, epoch: 0 })) {
     if (batch.count < (opts.minBatch ?? 1)) continue;
     const sums = tf.tidy(() => {
@@ -24,16 +30,18 @@ export async function evaluate(model: tf.LayersModel, dataset: ImageDataset, bat
       const probs = model.predict(x) as tf.Tensor2D;
       const labels = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
       const loss = crossEntropy(probs, labels, probs.shape[1]).sum();
-      const hits = probs.argMax(1).equal(labels).sum().cast('float32');
-      return tf.stack([loss, hits]);
+      const right = probs.argMax(1).equal(labels).cast('float32');
+      return tf.concat([tf.stack([loss, right.sum()]), right]);
     });
-    const [batchLoss, hits] = await sums.data();
+    const values = await sums.data();
     sums.dispose();
+    const [batchLoss, hits] = values;
+    batch.indices.forEach((index, k) => (marks[index] = values[2 + k] === 1 ? '1' : '0'));
     lossSum += batchLoss;
     correct += hits;
     count += batch.count;
   }
-  return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count };
+  return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count, correct: marks.join('') };
 }
 
 /** Per-example cross-entropy of softmax probabilities against integer labels (clipped like Keras). */

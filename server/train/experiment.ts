@@ -44,7 +44,8 @@ export function resolveDataPath(data: string): string {
 export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cache = new DecodedImageCache(), onSetup?: (setup: BackboneSetup) => void): Promise<Experiment> {
   const backbone = await loadBackbone(recipe.backbone, config, { preprocessing: recipe.preprocessing, cutLayer: recipe.cutLayer });
   onSetup?.(backboneSetup(backbone, recipe.imageSize ?? backbone.entry.inputSize));
-  const split = await scanImageFolder(resolveDataPath(recipe.data), { valFraction: recipe.valFraction, seed: recipe.seed, roots: config.dataRoots });
+  // the split follows the data seed, so that run seeds (init, batch order) vary on one fixed split
+  const split = await scanImageFolder(resolveDataPath(recipe.data), { valFraction: recipe.valFraction, seed: recipe.dataSeed ?? recipe.seed, roots: config.dataRoots });
   const inputSize = recipe.imageSize ?? backbone.entry.inputSize;
   if (inputSize !== backbone.entry.inputSize) {
     throw new Error(`imageSize ${inputSize} does not match backbone '${backbone.name}' input size ${backbone.entry.inputSize}; leave imageSize out to use the backbone's`);
@@ -55,7 +56,7 @@ export async function prepareExperiment(recipe: Recipe, config: BnlabConfig, cac
   for (const finding of findBiasBeforeBn(model)) {
     warnings.push(`layer '${finding.layer}' has a bias feeding straight into BatchNorm '${finding.bn}': BN subtracts the mean, so the bias is redundant (it only costs parameters)`);
   }
-  const common = { imageSize: inputSize, preprocessing, cache, diskCache: diskImageCache(config.cacheDir) };
+  const common = { imageSize: inputSize, preprocessing, cache, diskCache: diskImageCache(config.cacheDir), resize: recipe.resize };
   return {
     backbone,
     model,

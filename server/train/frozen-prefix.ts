@@ -386,21 +386,25 @@ async function cachedSource(opts: TrainingSourceOptions, prefix: FrozenPrefix): 
       let lossSum = 0;
       let correct = 0;
       let count = 0;
+      // per item, as evaluate() records it: '1' right, '0' wrong, '-' not scored
+      const marks = new Array<string>(dataset.items.length).fill('-');
       for (const indices of groups(dataset, { batchSize, shuffle: false, seed: 0, epoch: 0 })) {
         const sums = tf.tidy(() => {
           const probs = runTail(prefix, gather(dataset, indices), false);
           const labels = tf.tensor1d(Int32Array.from(indices, (i) => dataset.items[i]!.label), 'int32');
           const loss = crossEntropy(probs, labels, probs.shape[1]).sum();
-          const hits = probs.argMax(1).equal(labels).sum().cast('float32');
-          return tf.stack([loss, hits]);
+          const right = probs.argMax(1).equal(labels).cast('float32');
+          return tf.concat([tf.stack([loss, right.sum()]), right]);
         });
-        const [batchLoss, hits] = await sums.data();
+        const values = await sums.data();
         sums.dispose();
+        const [batchLoss, hits] = values;
+        indices.forEach((index, k) => (marks[index] = values[2 + k] === 1 ? '1' : '0'));
         lossSum += batchLoss;
         correct += hits;
         count += indices.length;
       }
-      return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count };
+      return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count, correct: marks.join('') };
     },
   };
 }

@@ -159,7 +159,26 @@ describe('training run end to end', () => {
   });
 
   it('refuses batch size 1 with training-mode BN, with an explanation', async () => {
-    await expect(train('tiny', { batchSize: 1, policy: 'train-bn' })).rejects.toThrow(/one value per channel/);
+    await expect(train('tiny', { batchSize: 1, policy: 'train-bn' })).rejects.toThrow(/per-image statistics.*--allow-tiny-batch/);
+    // the override does not lift the single-value refusal of a BN layer after pooling
+    await expect(train('tiny-allowed', { batchSize: 1, policy: 'train-bn', allowTinyBatch: true })).rejects.toThrow(/one value per channel/);
+  });
+
+  it('reduce on plateau halves the learning rate of the following epochs and says so', async () => {
+    const { events } = await train('plateau', { epochs: 3, optimizer: { type: 'adam', lr: 0.002 }, reduceOnPlateau: { patience: 1, factor: 0.5, minDelta: 100, minLr: 0 } });
+    const lrOf = (epoch: number) => events.find((e) => e.type === 'stepEnd' && e.epoch === epoch)!;
+    expect((lrOf(0) as { lr: number }).lr).toBeCloseTo(0.002, 12);
+    expect((lrOf(1) as { lr: number }).lr).toBeCloseTo(0.002, 12); // epoch 0 set the best, epoch 1 is the first flat one
+    expect((lrOf(2) as { lr: number }).lr).toBeCloseTo(0.001, 12);
+    expect(events.some((e) => e.type === 'log' && e.code === 'reduce-on-plateau')).toBe(true);
+  });
+
+  it('early stopping ends the run on a val-loss plateau and says so; the summary records it', async () => {
+    const { summary, events } = await train('early', { epochs: 4, earlyStopping: { patience: 1, minDelta: 100 } });
+    expect(summary.epochs).toBe(2);
+    expect(summary.stoppedEarly).toMatchObject({ epoch: 1 });
+    expect(events.filter((e) => e.type === 'epochEnd')).toHaveLength(2);
+    expect(events.some((e) => e.type === 'log' && e.code === 'early-stopping')).toBe(true);
   });
 
   it('drops a last partial batch of one image and says so', async () => {

@@ -13,7 +13,7 @@ import type { DecodedImageCache } from '../data/dataset.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { RUN_FILES } from '../runs/files.ts';
 import type { CheckpointMeta } from '../schema/checkpoint.ts';
-import type { RunEvent, RunListener, RunSummary } from '../schema/events.ts';
+import type { PreprocessingSummary, RunEvent, RunListener, RunSummary } from '../schema/events.ts';
 import { policyName, splitPreciseBn } from '../schema/policy-names.ts';
 import type { Recipe } from '../schema/recipe.ts';
 import { bnEpsilons, driftAll, snapshotBn, type BnState } from '../stats/drift.ts';
@@ -27,6 +27,9 @@ import { MetricsFile } from './listeners/metrics-file.ts';
 import { createOptimizer, learningRateAt, setLearningRate } from './optimizer.ts';
 import { applyPolicy, makeTrainable, type AppliedPolicy, type TrainableModel } from './prepare.ts';
 import { acquireRunLock } from './run-lock.ts';
+import { detectConvergence } from './convergence.ts';
+import { EarlyStopping, ReduceOnPlateau } from './plateau.ts';
+import { describePreprocessing, preprocessingSummary } from '../data/preprocessing-summary.ts';
 import { prepareTrainingSource, recalibrateOnce, type TrainingSource } from './frozen-prefix.ts';
 
 export interface RunOptions {
@@ -66,6 +69,18 @@ interface RunState {
   epsilons: Map<string, number>;
   firstEpoch: number;
   step: number;
+  /** per-epoch losses for the convergence flag (convergence.ts), resumed runs included */
+  epochTrainLoss: number[];
+  epochValLoss: number[];
+  /** opt-in plateau handling (plateau.ts) */
+  stopper: EarlyStopping | null;
+  plateau: ReduceOnPlateau | null;
+  stoppedEarly: { epoch: number; reason: string } | null;
+  /** the last epoch trained: recipe.epochs - 1, or earlier when early stopping ended the run */
+  lastEpoch: number;
+  preprocessing: PreprocessingSummary;
+  /** per val image of the last evaluation: '1' right, '0' wrong, '-' not scored */
+  valCorrect: string;
   last: { loss: number; accuracy: number; valLoss: number; valAccuracy: number; valTrainMode: number | null };
 }
 
@@ -86,7 +101,7 @@ export async function runTraining(asked: Recipe, opts: RunOptions): Promise<RunS
     const run = await startRun(recipe, opts, outDir, metrics, emit);
     await beforeTraining(run);
     run.source = await prepareSource(run);
-    for (let epoch = run.firstEpoch; epoch < recipe.epochs; epoch++) await trainEpoch(run, epoch);
+    for (let epoch = run.firstEpoch; epoch < recipe.epochs && !run.stoppedEarly; epoch++) await trainEpoch(run, epoch);
     const summary = await finishRun(run, started);
     emit({ type: 'runFinished', runId, status: 'completed', summary });
     return summary;
@@ -113,7 +128,7 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
   const reference = snapshotBn(model);
   const epsilons = bnEpsilons(model);
 
-  const batches = planBatches(model, policy.summary.bnTrainMode, split.train.length, recipe.batchSize);
+  const batches = planBatches(model, policy.summary.bnTrainMode, split.train.length, recipe.batchSize, { allowTinyBatch: recipe.allowTinyBatch });
   batches.warnings.forEach((w) => log('warn', w, 'batch'));
   const stepsPerEpoch = Math.min(batches.fullBatches, recipe.maxStepsPerEpoch ?? Infinity);
 
@@ -123,6 +138,12 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
     saver: new CheckpointSaver(outDir, model, optimizer, emit),
     source: null,
     batches, stepsPerEpoch, reference, epsilons, firstEpoch: 0, step: 0,
+    epochTrainLoss: [], epochValLoss: [],
+    stopper: recipe.earlyStopping ? new EarlyStopping(recipe.earlyStopping) : null,
+    plateau: recipe.reduceOnPlateau ? new ReduceOnPlateau(recipe.reduceOnPlateau) : null,
+    stoppedEarly: null, lastEpoch: recipe.epochs - 1,
+    preprocessing: preprocessingSummary(recipe.resize, experiment.preprocessing, experiment.inputSize),
+    valCorrect: '',
     last: { loss: NaN, accuracy: NaN, valLoss: NaN, valAccuracy: NaN, valTrainMode: null },
   };
   if (opts.resume) {
@@ -131,6 +152,10 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
       run.firstEpoch = resumed.epoch + 1;
       run.step = resumed.step;
       metrics.truncateTo(run.step);
+      for (const e of metrics.epochLosses()) {
+        run.epochTrainLoss.push(e.train);
+        run.epochValLoss.push(e.val);
+      }
       log('info', `resumed from checkpoint at epoch ${resumed.epoch + 1}, step ${run.step}`, 'resume');
     }
   }
@@ -148,7 +173,9 @@ async function startRun(recipe: Recipe, opts: RunOptions, outDir: string, metric
     stepsPerEpoch,
     totalSteps: stepsPerEpoch * recipe.epochs,
     policy: policy.summary,
+    preprocessing: run.preprocessing,
   });
+  log('info', describePreprocessing(run.preprocessing), 'preprocessing');
   log('info', formatBackboneSetup(experiment.setup), 'backbone-setup'); // what is used, before the first step
   if (split.skipped.length) log('warn', `${split.skipped.length} file(s) skipped while scanning`, 'skipped');
   return run;
@@ -206,7 +233,8 @@ async function trainEpoch(run: RunState, epoch: number) {
   const source = run.source!;
   const { model, split } = experiment;
   const { bn } = trainable;
-  const lr = learningRateAt(recipe.optimizer, epoch, recipe.epochs);
+  const scheduledLr = learningRateAt(recipe.optimizer, epoch, recipe.epochs);
+  const lr = run.plateau ? run.plateau.lr(scheduledLr) : scheduledLr;
   setLearningRate(optimizer, lr);
   let lossSum = 0;
   let correct = 0;
@@ -245,28 +273,44 @@ async function trainEpoch(run: RunState, epoch: number) {
     throw new Error(`none of the ${split.train.length} training images could be decoded${skipped.length ? ` (e.g. ${skipped[0].path}: ${skipped[0].reason})` : ''}; check the data folder`);
   }
   const val = await source.evaluate(experiment.val, recipe.batchSize);
-  const valTrainMode = policy.summary.bnTrainMode.length
-    ? (await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true }))).accuracy
+  const trainModeEval = policy.summary.bnTrainMode.length
+    ? await bn.withBatchStatistics(() => evaluate(model, experiment.val, recipe.batchSize, { minBatch: 2, shuffle: true }))
     : null;
+  // null, not NaN, when no val batch had the 2+ images batch statistics need (batch size 1)
+  const valTrainMode = trainModeEval && trainModeEval.count > 0 ? trainModeEval.accuracy : null;
   run.last = { loss: lossSum / seen, accuracy: correct / seen, valLoss: val.loss, valAccuracy: val.accuracy, valTrainMode };
+  run.valCorrect = val.correct;
+  run.epochTrainLoss.push(run.last.loss);
+  run.epochValLoss.push(val.loss);
   run.emit({ type: 'epochEnd', runId: run.runId, epoch, step: run.step, train: { loss: run.last.loss, accuracy: run.last.accuracy }, val: { loss: val.loss, accuracy: val.accuracy }, valTrainModeAccuracy: valTrainMode });
   await run.saver.onEpochEnd(checkpointMeta(run, epoch, false));
+  const plateauMessage = run.plateau?.update(epoch, val.loss, scheduledLr);
+  if (plateauMessage) run.log('info', plateauMessage, 'reduce-on-plateau');
+  const stopReason = run.stopper?.update(epoch, val.loss);
+  if (stopReason && epoch < recipe.epochs - 1) {
+    run.stoppedEarly = { epoch, reason: stopReason };
+    run.lastEpoch = epoch;
+    run.log('info', stopReason, 'early-stopping');
+  }
 }
 
 /** PreciseBN if asked, the completed checkpoint, the summary. */
 async function finishRun(run: RunState, started: number): Promise<RunSummary> {
   const { recipe, experiment } = run;
   const { model, split } = experiment;
+  const convergence = detectConvergence(run.epochTrainLoss, run.epochValLoss);
+  if (convergence.converged === false) run.log('warn', convergence.reason, 'not-converged');
   if (recipe.preciseBn) {
     run.log('info', 'precise BN: recomputing BN population statistics on the training data after training');
     await recalibrateBatchNorm(model, () => imageTensors(experiment.trainEval, recipe.batchSize));
     const val = await evaluate(model, experiment.val, recipe.batchSize);
     run.last = { ...run.last, valLoss: val.loss, valAccuracy: val.accuracy };
-    emitDrift(run, recipe.epochs - 1, new Map());
+    run.valCorrect = val.correct;
+    emitDrift(run, run.lastEpoch, new Map());
   } else if (run.step % recipe.logEvery !== 0) {
-    emitDrift(run, recipe.epochs - 1, new Map());
+    emitDrift(run, run.lastEpoch, new Map());
   }
-  await run.saver.onRunEnd(checkpointMeta(run, recipe.epochs - 1, true));
+  await run.saver.onRunEnd(checkpointMeta(run, run.lastEpoch, true));
 
   const summary: RunSummary = {
     runId: run.runId,
@@ -279,6 +323,13 @@ async function finishRun(run: RunState, started: number): Promise<RunSummary> {
     totalMeanShift: driftAll(snapshotBn(model), run.reference, run.epsilons).reduce((sum, layer) => sum + layer.meanShift, 0),
     skippedFiles: [...split.skipped, ...experiment.train.skipped, ...experiment.val.skipped],
     checkpointDir: run.outDir,
+    seed: recipe.seed,
+    dataSeed: recipe.dataSeed ?? recipe.seed,
+    valCorrect: run.valCorrect,
+    epochs: run.lastEpoch + 1,
+    stoppedEarly: run.stoppedEarly,
+    convergence,
+    preprocessing: run.preprocessing,
   };
   run.optimizer.dispose();
   model.dispose();

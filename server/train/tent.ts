@@ -203,5 +203,5 @@ function joinBatches(a: ImageBatch, b: ImageBatch): ImageBatch {
   const labels = new Int32Array(a.count + b.count);
   labels.set(a.labels.subarray(0, a.count));
   labels.set(b.labels.subarray(0, b.count), a.count);
-  return { images, labels, count: a.count + b.count, paths: [...a.paths, ...b.paths] };
+  return { images, labels, count: a.count + b.count, paths: [...a.paths, ...b.paths], indices: [...a.indices, ...b.indices] };
 }

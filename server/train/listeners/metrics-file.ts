@@ -22,6 +22,16 @@ export class MetricsFile {
     fs.appendFileSync(this.file, `${JSON.stringify(event)}\n`);
   }
 
+  /** Per-epoch train and val losses recorded so far: the convergence flag of a resumed run sees every epoch. */
+  epochLosses(): { train: number; val: number }[] {
+    return fs
+      .readFileSync(this.file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as RunEvent)
+      .flatMap((event) => (event.type === 'epochEnd' ? [{ train: event.train.loss, val: event.val.loss }] : []));
+  }
+
   /** Keep only events up to the checkpoint's step (and no runFinished). */
   truncateTo(step: number): void {
     if (!fs.existsSync(this.file)) return;

@@ -4,6 +4,7 @@
  * Plain state; the queue decides when things happen, this only records them.
  */
 import type { AdaptReport, AdaptRequest } from '../../schema/adapt-report.ts';
+import type { ComparisonReport } from '../../schema/comparison.ts';
 import type { RecipeInspection } from '../../schema/inspect-report.ts';
 import type { RunEvent } from '../../schema/events.ts';
 import type { PolicySpec, Recipe } from '../../schema/recipe.ts';
@@ -36,9 +37,11 @@ export class Job {
   finishedAt: string | null = null;
   error: string | null = null;
   stopRequested = false;
-  /** inspect and adapt jobs: latest progress report and the final report */
+  /** inspect and adapt jobs: latest progress report and the final report; comparison jobs: the ComparisonReport */
   progress: JobProgress | null = null;
   report: RecipeInspection | null = null;
+  /** comparison jobs: per-policy means, intervals and paired verdicts once every run has ended */
+  comparisonReport: ComparisonReport | null = null;
   /** adapt jobs: the request and the report */
   adaptRequest: AdaptRequest | null = null;
   adaptReport: AdaptReport | null = null;
@@ -139,6 +142,6 @@ export class Job {
   }
 
   detail(): JobDetail {
-    return { ...this.summary(), recipe: this.recipe, policySpecs: this.policySpecs };
+    return { ...this.summary(), recipe: this.recipe, policySpecs: this.policySpecs, comparison: this.comparisonReport };
   }
 }

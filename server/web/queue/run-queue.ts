@@ -22,7 +22,9 @@ import type { EventLogLimits } from './event-log.ts';
 import { Job } from './job.ts';
 import type { EventEnvelope, JobKind, JobProgress, JobStatus, JobSummary } from '../../schema/api.ts';
 import type { AdaptReport, AdaptRequest } from '../../schema/adapt-report.ts';
+import type { ComparisonReport } from '../../schema/comparison.ts';
 import type { RecipeInspection } from '../../schema/inspect-report.ts';
+import { comparisonReport } from '../../stats/comparison-report.ts';
 import { RUN_FILES } from '../../runs/files.ts';
 import { comparisonManifest, readMetricsFile, writeComparisonManifest } from '../../runs/history.ts';
 import { aggregateStatus, foldDiskEvents, readDiskJobs, type DiskSource } from './disk-history.ts';
@@ -270,6 +272,7 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
         ...comparisonManifest(init.id, init.recipe, init.policySpecs, createdAt, init.name),
         runIds: plans.map((p) => p.id),
         policies: plans.map((p) => policyName(p.recipe.policy)),
+        runPolicies: plans.map((p) => policyName(p.recipe.policy)),
         kind: init.kind,
         labels: plans.map((p) => p.label),
         runRecipes: plans.map((p) => p.recipe),
@@ -544,9 +547,21 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     else this.emitJob(job);
   }
 
+  /** The comparison's statistics over its completed runs (stats/comparison-report.ts); null when none completed. */
+  private comparisonReportOf(job: Job): ComparisonReport | null {
+    const summaries = [...job.runs.values()].flatMap((r) => (r.summary ? [r.summary] : []));
+    const detail = job.detail();
+    if (!summaries.length || !detail.recipe) return null;
+    const seeds = [...new Set(summaries.map((s) => s.seed ?? detail.recipe!.seed))].sort((a, b) => a - b);
+    const started = Date.parse(job.startedAt ?? job.createdAt);
+    const wallSeconds = Number.isFinite(started) ? (Date.now() - started) / 1000 : summaries.reduce((t, s) => t + s.seconds, 0);
+    return comparisonReport(job.id, detail.recipe, detail.policySpecs.map(policyName), summaries, wallSeconds, seeds);
+  }
+
   private async endJob(job: Job): Promise<void> {
     job.finishedAt = new Date().toISOString();
     if (job.kind !== 'inspect' && job.kind !== 'adapt') this.refresh(job);
+    if (job.kind === 'comparison') job.comparisonReport = this.comparisonReportOf(job);
     this.records.delete(job.id);
     this.emitJob(job);
     await removeJobRecord(this.config.checkpointsDir, job.id);

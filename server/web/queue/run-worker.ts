@@ -7,6 +7,8 @@ import type { BnlabConfig } from '../../config.ts';
 import { ensureDemoDataset } from '../../demo/make-dataset.ts';
 import type { Recipe } from '../../schema/recipe.ts';
 import { runComparison } from '../../commands/compare.ts';
+import { comparisonReport } from '../../stats/comparison-report.ts';
+import { policyName } from '../../schema/policy-names.ts';
 import { adaptAcrossShifts } from '../../commands/adapt-shifts.ts';
 import { inspectRecipe } from '../../commands/inspect.ts';
 import path from 'node:path';
@@ -27,13 +29,16 @@ serveJobs({
   },
   async comparison(job, { onEvent, signal }) {
     await prepareData(job.recipe, job.config);
-    return runComparison(job.recipe, job.policies, {
+    const started = Date.now();
+    const summaries = await runComparison(job.recipe, job.policies, {
       comparisonId: job.comparisonId,
       config: job.config,
       onEvent,
       signal,
       backend: job.config.backend,
     });
+    // per-policy means, intervals and paired verdicts (issue 10), kept by the queue as job.report
+    return comparisonReport(job.comparisonId, job.recipe, job.policies.map(policyName), summaries, (Date.now() - started) / 1000);
   },
   async inspect(job) {
     await prepareData(job.recipe, job.config);
