@@ -60,7 +60,7 @@ recipeOptions(program.command('compare').description('train several policies on 
   .option('--queue <url>', 'submit to a running dashboard queue (one task per run) and follow it, e.g. http://127.0.0.1:3000')
   .option('--token <token>', 'the dashboard token, with --queue (default BNLAB_TOKEN)')
   .action(async (flags) => {
-    const recipe = recipeFromFlags(await withDemoData(flags));
+    const recipe = recipeFromFlags(await withDemoData(flags), { command: 'compare' });
     const policies = (flags.policies as string).split(',').map((p) => {
       const parsed = PolicySpecSchema.safeParse(parsePolicyFlag(p.trim()));
       if (!parsed.success) throw new Error(`--policies: '${p}': ${parsed.error.issues[0].message}`);

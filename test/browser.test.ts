@@ -91,6 +91,13 @@ describe('dashboard in a real browser', () => {
     expect(stories.map(([policy]) => policy)).toEqual(['freeze-all', 'train-bn', 'train-bn+precise-bn', 'adabn']);
     for (const [, text] of stories) expect(text).toMatch(/\d+\.\d %/);
     expect(stories[2][1]).toMatch(/PreciseBN .* without it/);
+    // the seed statistics (schema/comparison.ts): one point per policy x seed, a verdict per pair,
+    // and the sentence next to the train-mode column
+    await page.waitForSelector('[data-seed-statistics]', { timeout: 30_000 });
+    expect(await page.$$eval('[data-seed-point]', (dots) => dots.length)).toBe(4);
+    expect(await page.$$eval('[data-verdict]', (rows) => rows.length)).toBe(6);
+    expect(await page.$eval('[data-seed-statistics]', (el) => el.textContent ?? '')).toMatch(/One seed: no interval over seeds/);
+    expect(await page.$eval('[data-train-mode-note]', (el) => el.textContent ?? '')).toMatch(/EMA.*PreciseBN/);
     const heatmapColumns = await page.$$eval('canvas[data-heatmap]', (cs) => cs.map((c) => Number((c as HTMLElement).dataset.columns)));
     expect(heatmapColumns.every((n) => n > 1)).toBe(true);
 

@@ -150,7 +150,7 @@ describe('bnlab CLI', () => {
   it('--resize squash exists by that name, is printed at run start and recorded', async () => {
     const { stdout, stderr } = await bnlab('train', ...quick, '--policy', 'freeze-all', '--max-steps', '1', '--resize', 'squash', '--json');
     expect(stderr).toMatch(/preprocessing: resize 'squash' \(whole image to input x input/);
-    expect(stderr).toMatch(/pixels x \/ 127\.5 - 1/);
+    expect(stderr).toMatch(/pixels \[-1, 1\] \(x \/ 127\.5 - 1\)/);
     const summary = JSON.parse(stdout);
     expect(summary.preprocessing).toMatchObject({ resize: 'squash', normalisation: 'minus1to1' });
     expect(summary.convergence.converged).toBeNull(); // one epoch: cannot tell

@@ -104,7 +104,10 @@ export type RecipeFlags = { recipe?: string } & Record<string, unknown>;
  * flags at all means the demo recipe; --data without --backbone trains the demo backbone on that
  * folder, --backbone without --data uses the demo images (`note` says so, naming the flag to pass).
  */
-export function recipeFromFlags(flags: RecipeFlags, note: (message: string) => void = (m) => process.stderr.write(`bnlab: ${m}\n`)): Recipe {
+export function recipeFromFlags(
+  flags: RecipeFlags,
+  { command, note = (m) => process.stderr.write(`bnlab: ${m}\n`) }: { command?: string; note?: (message: string) => void } = {},
+): Recipe {
   const file = flags.recipe ?? (flags.backbone || flags.data ? null : DEMO_RECIPE_FILE);
   const input: Record<string, unknown> = file ? readRecipeFile(file) : {};
   if (!file) {
@@ -119,6 +122,7 @@ export function recipeFromFlags(flags: RecipeFlags, note: (message: string) => v
     }
   }
   for (const flag of RECIPE_FLAGS) {
+    if (flag.only && !(command && flag.only.includes(command))) continue; // another command's option of that name (sweep's --seeds list)
     const value = flags[optionOf(flag).attributeName()];
     if (value === undefined) continue;
     const [head, tail] = flag.field.split('.') as [string, string | undefined];

@@ -468,12 +468,16 @@ describe('bad data folders: errors that name the folder', () => {
 });
 
 describe('batch size and BatchNorm guards', () => {
-  it('batch size 1 with a training-mode BN on 1x1 maps is refused', async () => {
-    await check('batch1-point-bn', 'training', 'batchSize 1, train-bn, BN after a 1x1 conv output', 'error', /BatchNorm layer 'bn2' would normalise one value per channel in training mode/, () => trainForWarnings({ batchSize: 1 }));
+  it('batch size 1 with training-mode BN is refused by default, naming per-image statistics and the override', async () => {
+    await check('batch1-refused', 'training', 'batchSize 1, train-bn, BN on 8x8 and 4x4 maps', 'error', /batch size 1 with 2 BatchNorm layer\(s\) in training mode: .*per-image statistics.*--allow-tiny-batch/, () => trainForWarnings({ backbone: spatialBackbone, batchSize: 1, maxStepsPerEpoch: 3 }));
   });
 
-  it('batch size 1 with spatial training-mode BN runs with a warning', async () => {
-    await check('batch1-spatial-bn', 'training', 'batchSize 1, train-bn, BN on 8x8 and 4x4 maps only', 'warning', /batch size 1 is below 8 with 2 BN layer\(s\) in training mode/, () => trainForWarnings({ backbone: spatialBackbone, batchSize: 1, maxStepsPerEpoch: 3 }));
+  it('batch size 1 with a training-mode BN on 1x1 maps is refused even with allowTinyBatch', async () => {
+    await check('batch1-point-bn', 'training', 'batchSize 1, allowTinyBatch, train-bn, BN after a 1x1 conv output', 'error', /BatchNorm layer 'bn2' would normalise one value per channel in training mode/, () => trainForWarnings({ batchSize: 1, allowTinyBatch: true }));
+  });
+
+  it('batch size 1 with spatial training-mode BN and allowTinyBatch runs with a warning', async () => {
+    await check('batch1-spatial-bn', 'training', 'batchSize 1, allowTinyBatch, train-bn, BN on 8x8 and 4x4 maps only', 'warning', /batch size 1 is below 8 with 2 BN layer\(s\) in training mode/, () => trainForWarnings({ backbone: spatialBackbone, batchSize: 1, maxStepsPerEpoch: 3, allowTinyBatch: true }));
   });
 
   it('batch size larger than the dataset', async () => {

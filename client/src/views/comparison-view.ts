@@ -16,6 +16,11 @@ import { policyStories } from '../policy-story.ts';
 import { DRIFT_AXIS, JobData, mostDrifting, type DriftMetric, type RunSeries } from '../run-data.ts';
 import { jobActions, logScaleToggle, metricSelect, PauseGate, runProgressText, smoothingSlider, statusBadge, windowSelect } from './controls.ts';
 import { loadRunFolders, manageActions, runFolderPanel } from './run-actions.ts';
+import { seedStatisticsPanel } from './seed-statistics.ts';
+
+/** Why the train-mode column differs from val accuracy, next to the table that shows both. */
+const TRAIN_MODE_NOTE =
+  '"val acc., BN train mode" normalises each val batch with its own statistics; it differs from val accuracy (running statistics) because the running averages (EMA, Keras momentum 0.99) still lag behind this data after a short run — PreciseBN (--precise-bn) recomputes them exactly and closes the gap.';
 
 export class ComparisonView {
   private readonly data = new JobData();
@@ -33,6 +38,8 @@ export class ComparisonView {
   private readonly table = h('table', { class: 'final-table', 'data-final-table': '', 'data-complete': 'false' });
   private readonly stories = h('div', { class: 'stories', 'data-stories': '' });
   private readonly folders = h('div', { class: 'run-folders' });
+  private readonly seedStats = h('div', { class: 'seed-stats' });
+  private seedStatsLoaded = false;
   private readonly header = h('div', { class: 'run-header' });
   private readonly actionMessage = h('p', { class: 'form-message', role: 'status' });
   private readonly gate = new PauseGate<EventEnvelope>((items) => this.apply(items));
@@ -71,6 +78,8 @@ export class ComparisonView {
         this.heatmapRow,
         h('h2', {}, 'Results ', tableExportButtons(this.table, () => `${prefix}-results`)),
         this.table,
+        h('p', { class: 'muted', 'data-train-mode-note': '' }, TRAIN_MODE_NOTE),
+        this.seedStats,
         this.stories,
         this.folders,
       ),
@@ -170,6 +179,15 @@ export class ComparisonView {
       ),
     );
     if (complete && !this.overlay) this.renderStories();
+    if (complete && !this.overlay && !this.seedStatsLoaded) {
+      this.seedStatsLoaded = true;
+      const id = [...this.jobs.keys()][0];
+      void api<JobDetail>('GET', `api/runs/${encodeURIComponent(id)}`)
+        .then((detail) => {
+          if (detail.comparison) fill(this.seedStats, seedStatisticsPanel(detail.comparison));
+        })
+        .catch((error) => fill(this.seedStats, h('p', { class: 'error' }, (error as Error).message)));
+    }
     if (complete && !this.foldersLoaded) {
       this.foldersLoaded = true;
       void Promise.all([...this.jobs.keys()].map(loadRunFolders))

@@ -551,7 +551,8 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
   private comparisonReportOf(job: Job): ComparisonReport | null {
     const summaries = [...job.runs.values()].flatMap((r) => (r.summary ? [r.summary] : []));
     const detail = job.detail();
-    if (!summaries.length || !detail.recipe) return null;
+    // runs recorded before per-image correctness existed cannot be paired: no report for them
+    if (!summaries.length || !detail.recipe || summaries.some((s) => !s.valCorrect)) return null;
     const seeds = [...new Set(summaries.map((s) => s.seed ?? detail.recipe!.seed))].sort((a, b) => a - b);
     const started = Date.parse(job.startedAt ?? job.createdAt);
     const wallSeconds = Number.isFinite(started) ? (Date.now() - started) / 1000 : summaries.reduce((t, s) => t + s.seconds, 0);
@@ -561,7 +562,6 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
   private async endJob(job: Job): Promise<void> {
     job.finishedAt = new Date().toISOString();
     if (job.kind !== 'inspect' && job.kind !== 'adapt') this.refresh(job);
-    if (job.kind === 'comparison') job.comparisonReport = this.comparisonReportOf(job);
     this.records.delete(job.id);
     this.emitJob(job);
     await removeJobRecord(this.config.checkpointsDir, job.id);
@@ -592,6 +592,8 @@ export class RunQueue extends EventEmitter<RunQueueEvents> {
     if (status === 'failed') job.error ??= [...job.runs.values()].find((r) => r.error)?.error ?? 'a run failed';
     job.status = status;
     job.resumable = !live.length && statuses.some((s) => s === 'interrupted' || s === 'failed' || s === 'stopped');
+    // once every run has ended (before the summary saying so goes out), the statistics over seeds
+    if (job.kind === 'comparison') job.comparisonReport = live.length ? null : this.comparisonReportOf(job);
   }
 
   private emitJob(job: Job): void {
