@@ -26,6 +26,9 @@ const FIELD_OF_PATH: Record<string, string> = {
   epochs: 'epochs',
   batchSize: 'batchSize',
   'optimizer.lr': 'lr',
+  seeds: 'seeds',
+  resize: 'resize',
+  allowTinyBatch: 'batchSize',
 };
 
 export class HomeView {
@@ -95,6 +98,8 @@ export class HomeView {
       set('epochs', detail.recipe.epochs);
       set('batchSize', detail.recipe.batchSize);
       set('lr', detail.recipe.optimizer.lr);
+      set('seeds', detail.recipe.seeds);
+      set('resize', detail.recipe.resize);
       (this.form.elements.namedItem('preciseBn') as HTMLInputElement).checked = detail.recipe.preciseBn;
       const specs = detail.policySpecs.length ? detail.policySpecs : [detail.recipe.policy];
       this.extraPolicies = [];
@@ -153,6 +158,15 @@ export class HomeView {
         field('batchSize', 'Batch size', h('input', { type: 'number', name: 'batchSize', value: 16, min: 1, step: 1 })),
         field('lr', 'Learning rate', h('input', { type: 'number', name: 'lr', value: 0.001, step: 'any' })),
       ),
+      h('div', { class: 'row' },
+        field('seeds', 'Seeds per policy', h('input', { type: 'number', name: 'seeds', value: 3, min: 1, max: 16, step: 1 }), 'comparisons: one run per policy × seed on one split; one seed says nothing about its noise'),
+        field('resize', 'Resize', h('select', { name: 'resize' },
+          h('option', { value: 'crop' }, 'crop (shorter side ×1.15, center)'),
+          h('option', { value: 'squash' }, 'squash (whole image, Keras/Teachable Machine)'),
+          h('option', { value: 'pad' }, 'pad (letterbox)'),
+        )),
+        h('label', { class: 'inline check', title: 'batch size 1 with training-mode BN normalises each image by its own statistics; refused unless this is ticked' }, h('input', { type: 'checkbox', name: 'allowTinyBatch' }), ' allow batch size 1'),
+      ),
       h('button', { class: 'primary', type: 'submit' }, 'Start'),
     );
     form.addEventListener('submit', (event) => {
@@ -207,6 +221,9 @@ export class HomeView {
       epochs: number('epochs'),
       batchSize: number('batchSize'),
       optimizer: { ...kept.optimizer, lr: number('lr') },
+      seeds: number('seeds'),
+      resize: value('resize') as Recipe['resize'],
+      allowTinyBatch: (this.form.elements.namedItem('allowTinyBatch') as HTMLInputElement).checked,
     };
     if (value('preprocessing')) recipe.preprocessing = value('preprocessing');
     if (value('cutLayer').trim()) recipe.cutLayer = value('cutLayer').trim();
