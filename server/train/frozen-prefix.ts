@@ -43,7 +43,7 @@ import type { AugmentConfig } from '../schema/recipe.ts';
 import { recalibrateBatchNorm, type ChannelMoments } from '../stats/population.ts';
 import { crossEntropy, evaluate, type Evaluation } from './evaluate.ts';
 import { imageTensors, toImageTensor } from './experiment.ts';
-import { trainStep } from './step.ts';
+import { minimizeCrossEntropy, trainStep } from './step.ts';
 
 type Symbolic = tf.SymbolicTensor;
 
@@ -206,29 +206,13 @@ function runTail(prefix: FrozenPrefix, features: tf.Tensor[], training: boolean)
 }
 
 /**
- * run.ts trainStep with the forward pass split: the prefix values come from `features` (computed
+ * step.ts trainStep with the forward pass split: the prefix values come from `features` (computed
  * outside the gradient tape), the tail runs inside it. Same loss, hits and output sum.
  */
 function tailStep(prefix: FrozenPrefix, optimizer: tf.Optimizer, variables: tf.Variable[], features: () => tf.Tensor[], labels: Int32Array, count: number, numClasses: number): tf.Tensor1D {
   return tf.tidy(() => {
     const inputs = features();
-    const y = tf.tensor1d(labels.subarray(0, count), 'int32');
-    let hits: tf.Scalar | null = null;
-    let outputSum: tf.Scalar | null = null;
-    const loss = optimizer.minimize(
-      () => {
-        const probs = runTail(prefix, inputs, true);
-        hits = tf.keep(probs.argMax(1).equal(y).sum().cast('float32') as tf.Scalar);
-        outputSum = tf.keep(probs.sum() as tf.Scalar);
-        return crossEntropy(probs, y, numClasses).mean() as tf.Scalar;
-      },
-      true,
-      variables,
-    )!;
-    const out = tf.stack([loss, hits!, outputSum!]) as tf.Tensor1D;
-    (hits as tf.Scalar | null)?.dispose();
-    (outputSum as tf.Scalar | null)?.dispose();
-    return out;
+    return minimizeCrossEntropy(optimizer, variables, () => runTail(prefix, inputs, true), labels, count, numClasses);
   });
 }
 
