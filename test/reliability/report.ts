@@ -100,6 +100,23 @@ export function renderReport(suites: SuiteRecord[], generatedAt: string): string
     out();
   }
 
+  // the queue's throughput (issue 12) is measured by an opt-in suite; its table is copied here
+  const scale = path.join(PROJECT_ROOT, 'docs', 'scale-results.md');
+  if (fs.existsSync(scale)) {
+    const text = fs.readFileSync(scale, 'utf8');
+    const measured = (/^Measured .*$/m.exec(text)?.[0] ?? '').replace(/,$/, '.');
+    out('## Queue throughput');
+    out();
+    out(`From [docs/scale-results.md](docs/scale-results.md) (\`BNLAB_SCALE_MEASURE=1 npx vitest run test/queue-throughput.test.ts\`, then \`node --import tsx tools/scale-report.ts\`; the N-machine projection is there). ${measured}`);
+    out();
+    const lines = text.split('\n');
+    const first = lines.findIndex((l) => l.startsWith('| workers'));
+    for (let i = first; i >= 0 && i < lines.length && lines[i].startsWith('|'); i++) out(lines[i]);
+    out();
+    out('The queue\'s failure cases (a worker SIGKILLed mid-run, the dashboard restarted mid-sweep, the embedded engine restarted) are tests in `test/queue-redis.test.ts` and `test/queue-restart.test.ts`; each asserts identical final weights or completed runs.');
+    out();
+  }
+
   const groups = [...new Set(cases.map((c) => c.group))];
   out('## Cases');
   out();
