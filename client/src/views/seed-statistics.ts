@@ -51,7 +51,12 @@ export function seedStatisticsPanel(report: ComparisonReport): HTMLElement {
       oneSeed
         ? 'One seed: no interval over seeds, and the verdicts cover image sampling only. Run 5 or more seeds before choosing a policy.'
         : 'Mean val accuracy with its 95 % Student-t interval over seeds (bar) and each seed (dots). A policy is named the winner only when a paired test over the same seeds and images separates it from every other one at 95 %.'),
-    h('p', { 'data-winner': winner ?? '' }, winner ? h('b', {}, `${winner} is better than every other policy at 95 %.`) : 'No policy is better than all the others at 95 %: the differences in this table are within what the seeds and the val images make uncertain.'),
+    h('p', { 'data-winner': winner ?? '' },
+      winner
+        ? oneSeed
+          ? `With this one seed, ${winner} is better than every other policy on these val images at 95 % — image sampling only; another seed may rank them differently.`
+          : h('b', {}, `${winner} is better than every other policy at 95 %.`)
+        : 'No policy is better than all the others at 95 %: the differences in this table are within what the seeds and the val images make uncertain.'),
     h('table', { class: 'seed-table' },
       h('thead', {}, h('tr', {}, ['policy', 'val acc. % (mean)', '95 % interval', 'per seed', `${pct(lo)} … ${pct(hi)} %`, 'not converged'].map((c) => h('th', {}, c)))),
       h('tbody', {}, report.policies.map((p) =>
