@@ -153,15 +153,21 @@ export interface AdaptResult extends AdaptSummary {
   skipped: SkippedFile[];
 }
 
-export async function adaptCheckpoint(
-  opts: { checkpoint: string; data: string; out: string; settings: AdaptSettings },
-  progress: Parameters<typeof adaptModel>[3] = {},
-): Promise<AdaptResult> {
+/** The source checkpoint, loaded without its optimizer state, and the output folder, checked: never the source, empty or new. */
+async function openSource(opts: { checkpoint: string; out: string }) {
   const out = path.resolve(opts.out);
   if (out === path.resolve(opts.checkpoint)) throw new Error('--out must differ from --checkpoint: the source checkpoint is never overwritten');
   await requireEmptyOrMissing(out);
   const { model, meta, optimizerState } = await loadCheckpoint(opts.checkpoint);
   optimizerState?.forEach((t) => t.tensor.dispose());
+  return { out, model, meta };
+}
+
+export async function adaptCheckpoint(
+  opts: { checkpoint: string; data: string; out: string; settings: AdaptSettings },
+  progress: Parameters<typeof adaptModel>[3] = {},
+): Promise<AdaptResult> {
+  const { out, model, meta } = await openSource(opts);
   try {
     const dataset = await targetDataset(opts.data, meta);
     if (opts.settings.episodic) throw new Error('--episodic writes predictions, not a checkpoint: use episodicTent');
@@ -195,11 +201,7 @@ export async function episodicTent(
   opts: { checkpoint: string; data: string; out: string; settings: AdaptSettings },
   progress: { onBatch?: (done: number, images: number) => void } = {},
 ): Promise<EpisodicResult> {
-  const out = path.resolve(opts.out);
-  if (out === path.resolve(opts.checkpoint)) throw new Error('--out must differ from --checkpoint: the source checkpoint is never overwritten');
-  await requireEmptyOrMissing(out);
-  const { model, meta, optimizerState } = await loadCheckpoint(opts.checkpoint);
-  optimizerState?.forEach((t) => t.tensor.dispose());
+  const { out, model, meta } = await openSource(opts);
   try {
     const dataset = await targetDataset(opts.data, meta);
     const raw = await tentEpisodic(model, dataset, { batchSize: opts.settings.batchSize, steps: opts.settings.steps ?? 1, lr: opts.settings.lr, seed: opts.settings.seed, onBatch: progress.onBatch });
