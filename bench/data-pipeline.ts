@@ -10,7 +10,7 @@
  */
 import { DecodedImageCache, ImageDataset } from '../server/data/dataset.ts';
 import { scanImageFolder } from '../server/data/scan.ts';
-import { writeResultLine } from './result-line.ts';
+import { benchArg, processUsage, runBenchChild } from './result-line.ts';
 import { median, repeat } from './timing.ts';
 
 export interface PipelineResult {
@@ -31,22 +31,16 @@ export interface PipelineResult {
 }
 
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
 async function main(): Promise<PipelineResult> {
-  const data = arg('data', '');
-  const imageSize = Number(arg('size', '224'));
-  const batchSize = Number(arg('batch', '16'));
+  const data = benchArg('data', '');
+  const imageSize = Number(benchArg('size', '224'));
+  const batchSize = Number(benchArg('batch', '16'));
   const base = { data, imageSize, images: 0, coldImagesPerSecond: null, cachedImagesPerSecond: [], medianCachedImagesPerSecond: null, decodes: 0, cacheHits: 0 };
-  const usage = () => ({ cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024 });
   let split;
   try {
     split = await scanImageFolder(data, { valFraction: 0.2, seed: 0 });
   } catch (error) {
-    return { ...base, status: 'unavailable', message: (error as Error).message, ...usage() };
+    return { ...base, status: 'unavailable', message: (error as Error).message, ...processUsage() };
   }
   const dataset = new ImageDataset({
     items: split.train,
@@ -66,7 +60,7 @@ async function main(): Promise<PipelineResult> {
   const cold = await oneEpoch();
   const cachedRates: number[] = [];
   const cached = await repeat(
-    { warmup: Number(arg('warmup', '1')), iterations: Number(arg('iterations', '5')), minIterations: Number(arg('min-iterations', '3')), budgetMs: Number(arg('budget-ms', '20000')) },
+    { warmup: Number(benchArg('warmup', '1')), iterations: Number(benchArg('iterations', '5')), minIterations: Number(benchArg('min-iterations', '3')), budgetMs: Number(benchArg('budget-ms', '20000')) },
     // repeat() gets each epoch's milliseconds (for its time budget); the rate is kept aside
     async () => {
       const start = performance.now();
@@ -85,15 +79,7 @@ async function main(): Promise<PipelineResult> {
     medianCachedImagesPerSecond: median(timedRates),
     decodes: dataset.decodeStats.decodes,
     cacheHits: dataset.decodeStats.cacheHits,
-    ...usage(),
+    ...processUsage(),
   };
 }
-main()
-  .then((result) => {
-    writeResultLine(result);
-    process.exit(0);
-  })
-  .catch((error) => {
-    writeResultLine({ status: 'error', message: (error as Error).stack ?? String(error) });
-    process.exit(1);
-  });
+runBenchChild(main);

@@ -20,7 +20,7 @@ import { type RunEvent } from '../server/schema/events.ts';
 import { parseRecipe } from '../server/schema/recipe.ts';
 import { runComparison } from '../server/commands/compare.ts';
 import { clearFrozenPrefixCache } from '../server/train/frozen-prefix.ts';
-import { writeResultLine } from './result-line.ts';
+import { benchArg, processUsage, runBenchChild } from './result-line.ts';
 
 export const END_TO_END_POLICIES = ['freeze-all', 'adabn'] as const;
 
@@ -51,19 +51,13 @@ export interface EndToEndResult {
   wallSeconds?: number;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
 async function main(): Promise<EndToEndResult> {
-  const data = arg('data', '');
-  const seeds = Number(arg('seeds', '5'));
-  const epochs = Number(arg('epochs', '5'));
-  const batch = Number(arg('batch', '16'));
-  const usage = () => ({ cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024 });
+  const data = benchArg('data', '');
+  const seeds = Number(benchArg('seeds', '5'));
+  const epochs = Number(benchArg('epochs', '5'));
+  const batch = Number(benchArg('batch', '16'));
   const base = { seeds, epochs, batch, policies: [...END_TO_END_POLICIES], trainCount: 0, valCount: 0, stepsPerEpoch: 0, cached: null, uncached: null };
-  if (!fs.existsSync(data)) return { ...base, status: 'unavailable', message: `no data folder ${data}`, ...usage() };
+  if (!fs.existsSync(data)) return { ...base, status: 'unavailable', message: `no data folder ${data}`, ...processUsage() };
   const backend = await selectBackend('wasm');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bnlab-e2e-'));
   let shape = { trainCount: 0, valCount: 0, stepsPerEpoch: 0 };
@@ -102,19 +96,11 @@ async function main(): Promise<EndToEndResult> {
 
   try {
     const cached = await pass('cached', true);
-    const uncached = arg('uncached', '0') === '1' ? await pass('uncached', false) : null;
-    return { ...base, status: 'ok', ...shape, cached, uncached, ...usage() };
+    const uncached = benchArg('uncached', '0') === '1' ? await pass('uncached', false) : null;
+    return { ...base, status: 'ok', ...shape, cached, uncached, ...processUsage() };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-main()
-  .then((result) => {
-    writeResultLine(result);
-    process.exit(0);
-  })
-  .catch((error) => {
-    writeResultLine({ status: 'error', message: (error as Error).stack ?? String(error) });
-    process.exit(1);
-  });
+runBenchChild(main);

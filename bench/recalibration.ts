@@ -15,7 +15,7 @@ import { ImageDataset } from '../server/data/dataset.ts';
 import { scanImageFolder } from '../server/data/scan.ts';
 import { selectBackend } from '../server/engine/backend.ts';
 import { recalibrateBatchNorm, recalibrateBatchNormByPrefix, sliceBatches, type RecalibrationReport } from '../server/stats/population.ts';
-import { writeResultLine } from './result-line.ts';
+import { benchArg, processUsage, runBenchChild } from './result-line.ts';
 import { median, repeat } from './timing.ts';
 
 export interface RecalibrationResult {
@@ -40,25 +40,19 @@ export interface RecalibrationResult {
   wallSeconds?: number;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
 async function main(): Promise<RecalibrationResult> {
-  const count = Number(arg('images', '100'));
-  const batch = Number(arg('batch', '16'));
-  const policy = { warmup: Number(arg('warmup', '1')), iterations: Number(arg('iterations', '3')), minIterations: Number(arg('min-iterations', '2')), budgetMs: Number(arg('budget-ms', '20000')) };
-  const usage = () => ({ cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, peakRssMiB: process.resourceUsage().maxRSS / 1024 });
+  const count = Number(benchArg('images', '100'));
+  const batch = Number(benchArg('batch', '16'));
+  const policy = { warmup: Number(benchArg('warmup', '1')), iterations: Number(benchArg('iterations', '3')), minIterations: Number(benchArg('min-iterations', '2')), budgetMs: Number(benchArg('budget-ms', '20000')) };
   const base = { model: 'mnv1-0.25-224', images: 0, batch, bnLayers: 0, walkSeconds: [], medianWalkSeconds: null, prefixSeconds: null, walkPeakHeldMiB: null, walkPeakSpilledMiB: null, identicalToPrefix: null };
   await selectBackend('wasm');
   let backbone;
   try {
     backbone = await loadBackbone('mobilenet_v1_0.25_224', loadConfig());
   } catch (error) {
-    return { ...base, status: 'unavailable', message: (error as Error).message.split('\n')[0], ...usage() };
+    return { ...base, status: 'unavailable', message: (error as Error).message.split('\n')[0], ...processUsage() };
   }
-  const split = await scanImageFolder(arg('data', ''), { valFraction: 0.2, seed: 0 });
+  const split = await scanImageFolder(benchArg('data', ''), { valFraction: 0.2, seed: 0 });
   const dataset = new ImageDataset({ items: split.train.slice(0, count), imageSize: 224, preprocessing: backbone.entry.preprocessing, augment: null });
   const parts: tf.Tensor4D[] = [];
   for await (const b of dataset.batches({ batchSize: 32, shuffle: false, seed: 0, epoch: 0 })) parts.push(tf.tensor4d(b.images, [b.count, 224, 224, 3]));
@@ -78,7 +72,7 @@ async function main(): Promise<RecalibrationResult> {
   });
   let prefixSeconds: number | null = null;
   let identical: boolean | null = null;
-  if (arg('prefix', '1') !== '0') {
+  if (benchArg('prefix', '1') !== '0') {
     reset();
     const start = performance.now();
     const prefixStats = await recalibrateBatchNormByPrefix(model, sliceBatches(images, batch));
@@ -100,16 +94,8 @@ async function main(): Promise<RecalibrationResult> {
     walkPeakHeldMiB: r ? r.peakMemoryBytes / 1024 ** 2 : null,
     walkPeakSpilledMiB: r ? r.peakDiskBytes / 1024 ** 2 : null,
     identicalToPrefix: identical,
-    ...usage(),
+    ...processUsage(),
   };
 }
 
-main()
-  .then((result) => {
-    writeResultLine(result);
-    process.exit(0);
-  })
-  .catch((error) => {
-    writeResultLine({ status: 'error', message: (error as Error).stack ?? String(error) });
-    process.exit(1);
-  });
+runBenchChild(main);
