@@ -19,29 +19,51 @@ export interface Evaluation {
  * folder-ordered batches hold one class each and batch statistics would erase the class signal.
  */
 export async function evaluate(model: tf.LayersModel, dataset: ImageDataset, batchSize: number, opts: { minBatch?: number; shuffle?: boolean } = {}): Promise<Evaluation> {
-  let lossSum = 0;
-  let correct = 0;
-  let count = 0;
-  const marks = new Array<string>(dataset.items.length).fill('-');
+  const tally = new EvaluationTally(dataset.items.length);
   for await (const batch of dataset.batches({ batchSize, shuffle: opts.shuffle ?? false, seed: 0, epoch: 0 })) {
     if (batch.count < (opts.minBatch ?? 1)) continue;
+    await tally.add(batch.indices, () => ({
+      probs: model.predict(toImageTensor(batch.images, batch.count, dataset.imageSize)) as tf.Tensor2D,
+      labels: tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32'),
+    }));
+  }
+  return tally.result();
+}
+
+/**
+ * Loss, hits and per-item marks summed over scored batches, read with one download per batch:
+ * evaluate() and the frozen-prefix path (frozen-prefix.ts) score their batches through it.
+ */
+export class EvaluationTally {
+  private lossSum = 0;
+  private correct = 0;
+  private count = 0;
+  private readonly marks: string[];
+
+  constructor(items: number) {
+    this.marks = new Array<string>(items).fill('-');
+  }
+
+  /** `score` runs inside tf.tidy; `indices` are the dataset items of its rows, in order. */
+  async add(indices: number[], score: () => { probs: tf.Tensor2D; labels: tf.Tensor1D }): Promise<void> {
     const sums = tf.tidy(() => {
-      const x = toImageTensor(batch.images, batch.count, dataset.imageSize);
-      const probs = model.predict(x) as tf.Tensor2D;
-      const labels = tf.tensor1d(batch.labels.subarray(0, batch.count), 'int32');
+      const { probs, labels } = score();
       const loss = crossEntropy(probs, labels, probs.shape[1]).sum();
       const right = probs.argMax(1).equal(labels).cast('float32');
       return tf.concat([tf.stack([loss, right.sum()]), right]);
     });
     const values = await sums.data();
     sums.dispose();
-    const [batchLoss, hits] = values;
-    batch.indices.forEach((index, k) => (marks[index] = values[2 + k] === 1 ? '1' : '0'));
-    lossSum += batchLoss;
-    correct += hits;
-    count += batch.count;
+    indices.forEach((index, k) => (this.marks[index] = values[2 + k] === 1 ? '1' : '0'));
+    this.lossSum += values[0];
+    this.correct += values[1];
+    this.count += indices.length;
   }
-  return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count, correct: marks.join('') };
+
+  result(): Evaluation {
+    const { lossSum, correct, count } = this;
+    return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count, correct: this.marks.join('') };
+  }
 }
 
 /** Per-example cross-entropy of softmax probabilities against integer labels (clipped like Keras). */

@@ -41,7 +41,7 @@ import { LayerGraph, UnsupportedGraphError, type GraphStep } from '../model/laye
 import type { BnController } from './bn-control.ts';
 import type { AugmentConfig } from '../schema/recipe.ts';
 import { recalibrateBatchNorm, type ChannelMoments } from '../stats/population.ts';
-import { crossEntropy, evaluate, type Evaluation } from './evaluate.ts';
+import { evaluate, EvaluationTally, type Evaluation } from './evaluate.ts';
 import { imageTensors, toImageTensor } from './experiment.ts';
 import { minimizeCrossEntropy, trainStep } from './step.ts';
 
@@ -367,28 +367,14 @@ async function cachedSource(opts: TrainingSourceOptions, prefix: FrozenPrefix): 
     async evaluate(dataset, batchSize) {
       if (dataset.augment && !isDeterministicAugment(dataset.augment)) return evaluate(opts.model, dataset, batchSize);
       await fill(dataset);
-      let lossSum = 0;
-      let correct = 0;
-      let count = 0;
-      // per item, as evaluate() records it: '1' right, '0' wrong, '-' not scored
-      const marks = new Array<string>(dataset.items.length).fill('-');
+      const tally = new EvaluationTally(dataset.items.length);
       for (const indices of groups(dataset, { batchSize, shuffle: false, seed: 0, epoch: 0 })) {
-        const sums = tf.tidy(() => {
-          const probs = runTail(prefix, gather(dataset, indices), false);
-          const labels = tf.tensor1d(Int32Array.from(indices, (i) => dataset.items[i]!.label), 'int32');
-          const loss = crossEntropy(probs, labels, probs.shape[1]).sum();
-          const right = probs.argMax(1).equal(labels).cast('float32');
-          return tf.concat([tf.stack([loss, right.sum()]), right]);
-        });
-        const values = await sums.data();
-        sums.dispose();
-        const [batchLoss, hits] = values;
-        indices.forEach((index, k) => (marks[index] = values[2 + k] === 1 ? '1' : '0'));
-        lossSum += batchLoss;
-        correct += hits;
-        count += indices.length;
+        await tally.add(indices, () => ({
+          probs: runTail(prefix, gather(dataset, indices), false),
+          labels: tf.tensor1d(Int32Array.from(indices, (i) => dataset.items[i]!.label), 'int32'),
+        }));
       }
-      return { loss: count ? lossSum / count : NaN, accuracy: count ? correct / count : NaN, count, correct: marks.join('') };
+      return tally.result();
     },
   };
 }
