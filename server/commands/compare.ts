@@ -12,7 +12,7 @@ import type { BnlabConfig } from '../config.ts';
 import { DecodedImageCache } from '../data/dataset.ts';
 import type { RunListener, RunSummary } from '../schema/events.ts';
 import type { PolicySpec, Recipe } from '../schema/recipe.ts';
-import { comparisonRunOrder } from '../runs/run-ids.ts';
+import { comparisonPlan } from './run-plan.ts';
 import { runTraining } from '../train/loop.ts';
 
 export interface CompareOptions {
@@ -27,11 +27,10 @@ export interface CompareOptions {
 export async function runComparison(recipe: Recipe, policies: PolicySpec[], opts: CompareOptions): Promise<RunSummary[]> {
   if (policies.length === 0) throw new Error('compare needs at least one policy');
   const cache = new DecodedImageCache();
-  const dataSeed = recipe.dataSeed ?? recipe.seed;
   const summaries: RunSummary[] = [];
-  for (const run of comparisonRunOrder(opts.comparisonId, recipe, policies)) {
-    const runRecipe: Recipe = { ...recipe, policy: run.spec, seed: run.seed, dataSeed };
-    summaries.push(await runTraining(runRecipe, { runId: run.runId, config: opts.config, onEvent: opts.onEvent, signal: opts.signal, backend: opts.backend, cache }));
+  // the runs the dashboard queue would make of this comparison: same ids, order and per-run recipes
+  for (const run of comparisonPlan(opts.comparisonId, recipe, policies, null)) {
+    summaries.push(await runTraining(run.recipe, { runId: run.id, config: opts.config, onEvent: opts.onEvent, signal: opts.signal, backend: opts.backend, cache }));
   }
   return summaries;
 }
