@@ -104,9 +104,9 @@ function cpuModel(): string {
 }
 
 /** Runs a child process; resolves with its result line's JSON (see result-line.ts) or an error object. */
-function runChild(command: string, args: string[], timeoutMs: number, prefix: string): Promise<unknown> {
+function runChild(command: string, args: string[], timeoutMs: number, prefix: string, env: Record<string, string> = {}): Promise<unknown> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -156,6 +156,13 @@ async function probeTfjsNode(): Promise<string | null> {
     return (error as Error).message.split('\n')[0] ?? 'failed to load';
   }
 }
+
+/**
+ * Models also run with bnlab's SIMD kernels split over 2 threads (BNLAB_KERNEL_THREADS=2, off by
+ * default: simd-split.ts), as a column of their own, to show what the helper thread does here.
+ */
+const KERNEL_THREADS_MODELS = new Set(['mnv1-0.25-224', 'mnv2-0.35-224']);
+export const KERNEL_THREADS_BACKEND = 'wasm, 2 kernel threads';
 
 /** Models whose drift cost a short run measures (a --full run measures every model but α1.0). */
 const SHORT_DRIFT_MODELS = new Set(['demo', 'mnv1-0.25-224']);
@@ -209,6 +216,15 @@ async function main() {
       result.regimes ??= [];
       ourCpuSeconds += result.cpuSeconds ?? 0;
       run.backends.push(result);
+      if (backend === 'wasm' && KERNEL_THREADS_MODELS.has(model.id)) {
+        const split: WorkerRegime[] = ['inference', 'train-bn', 'full'];
+        log(`${model.id} on wasm with BNLAB_KERNEL_THREADS=2: ${split.join(', ')}`);
+        const args = ['--import', 'tsx', path.join(BENCH_DIR, 'worker.ts'), '--model', model.id, '--backend', 'wasm', '--regimes', split.join(','), ...policyArgs(p)];
+        const threaded = (await runChild(process.execPath, args, timeoutMs, RESULT_PREFIX, { BNLAB_KERNEL_THREADS: '2' })) as WorkerResult;
+        threaded.regimes ??= [];
+        ourCpuSeconds += threaded.cpuSeconds ?? 0;
+        run.backends.push({ ...threaded, backend: KERNEL_THREADS_BACKEND });
+      }
       if (backend === 'wasm' && python && model.peerArch) {
         log(`${model.id} on PyTorch (${model.peerArch})`);
         const p = model.heavy ? { ...policy, warmup: 1, minIterations: 2 } : policy;

@@ -15,6 +15,7 @@ import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
 import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-norm-training-kernels.ts';
 import { relu6GradFromOutputConfig } from './kernels/relu6-grad.ts';
+import { adamUpdateConfig } from './kernels/adam-update.ts';
 import { installEarlyGradientRelease } from './ops/early-gradient-release.ts';
 import { useThreadedWasm, wasmThreadCount } from './threaded-wasm.ts';
 
@@ -43,13 +44,14 @@ function install(config: tf.KernelConfig): void {
  * forward, and Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
  * same values as tfjs-core's), and bnlab's own training-mode BatchNorm kernels (BnlabBatchMoments,
  * BnlabBatchNormTrainGrad; see engine/batch-norm-training.ts) and ReLU6-from-output gradient
- * (BnlabRelu6GradFromOutput; engine/relu6-activation.ts). Idempotent; safe before or after the
+ * (BnlabRelu6GradFromOutput; engine/relu6-activation.ts) and the one-kernel Adam step (BnlabAdamUpdate;
+ * train/fused-adam.ts). Idempotent; safe before or after the
  * wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
   for (const config of [
     conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig,
-    batchMomentsConfig, batchNormTrainGradConfig, relu6GradFromOutputConfig,
+    batchMomentsConfig, batchNormTrainGradConfig, relu6GradFromOutputConfig, adamUpdateConfig,
   ]) {
     if (!isBnlabKernel(config.kernelName)) install(config);
   }

@@ -1,9 +1,11 @@
 /** Optimizers and learning-rate schedules named in recipes. */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerConfig } from '../schema/recipe.ts';
+import { FusedAdam } from './fused-adam.ts';
 
 export function createOptimizer(config: OptimizerConfig): tf.Optimizer {
-  return config.type === 'sgd' ? tf.train.momentum(config.lr, config.momentum) : tf.train.adam(config.lr);
+  // FusedAdam = tf.train.adam(lr) (β1 0.9, β2 0.999, the backend's ε), one kernel per variable on wasm
+  return config.type === 'sgd' ? tf.train.momentum(config.lr, config.momentum) : new FusedAdam(config.lr, 0.9, 0.999);
 }
 
 /**

@@ -7,12 +7,13 @@
  * XNNPACK matMul, which is fast only without transposed operands, so we compute
  * dWᵀ [Co, K] = dyᵀ [Co, P] · cols [P, K] and transpose the small result.
  * Pointwise convolutions (1×1, stride 1, no padding) skip im2col: cols is x itself, and with the SIMD
- * module dW = xᵀ · dy runs as register-blocked outer products (simd/conv.c) instead. im2col runs in
- * the SIMD wasm module (simd/conv.c) when it loads, else as typed-array loops.
+ * module dW = xᵀ · dy runs as register-blocked outer products (simd/conv.c) instead. With the SIMD
+ * module, other geometries run im2col and the same outer products in it; without it, typed-array
+ * im2col and the XNNPACK product.
  */
 import * as tf from '@tensorflow/tfjs';
 import { convGeometry, type ConvGeometryAttrs } from './conv-geometry.ts';
-import { convSimd } from './simd-module.ts';
+import { convSimd, type ConvSimd } from './simd-module.ts';
 import {
   asWasmBackend,
   heapF32,
@@ -116,7 +117,46 @@ function im2col(x: Float32Array, g: tf.backend_util.Conv2DInfo, b0: number, b1: 
   }
 }
 
-/** Any geometry: im2col in chunks of whole images, dWᵀ accumulated in float64 across chunks. */
+/**
+ * Any geometry with the SIMD module: dW [K, Co] = colsᵀ · dy is a pointwise filter gradient of the
+ * im2col matrix, so each chunk of whole images goes im2col → pointwise_filter_grad straight from dy's
+ * rows (no transposes; float64 accumulation across chunks). XNNPACK's matMul is slow for this shape
+ * for the same reason as in the pointwise case (a reduction over every output pixel).
+ */
+function simdGeneralFilterGradient(
+  backend: WasmBackendInternals,
+  simd: ConvSimd,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: tf.backend_util.Conv2DInfo,
+  filterShape: number[],
+): tf.TensorInfo {
+  const k = g.filterHeight * g.filterWidth * g.inChannels;
+  const co = g.outChannels;
+  const pixelsPerImage = g.outHeight * g.outWidth;
+  const imagesPerChunk = Math.max(1, Math.min(g.batchSize, Math.floor(conv2DBackpropFilterLimits.maxColumnFloats / (pixelsPerImage * k))));
+  const out = backend.makeOutput([...filterShape], 'float32'); // [KH, KW, Ci, Co] == [K, Co]
+  const cols = backend.makeOutput([imagesPerChunk * pixelsPerImage, k], 'float32');
+  const acc = backend.wasm._malloc(k * co * 8) >>> 0;
+  try {
+    new Float64Array(backend.wasm.HEAPF32.buffer, acc, k * co).fill(0);
+    const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = g;
+    for (let b0 = 0; b0 < g.batchSize; b0 += imagesPerChunk) {
+      const b1 = Math.min(g.batchSize, b0 + imagesPerChunk);
+      simd.im2col(heapOffset(backend, x), heapOffset(backend, cols), b0, b1, inHeight, inWidth, inChannels,
+        outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, g.padInfo.top, g.padInfo.left);
+      const dyChunk = heapOffset(backend, dy) + 4 * b0 * pixelsPerImage * co;
+      simd.pointwise_filter_grad(heapOffset(backend, cols), dyChunk, acc, (b1 - b0) * pixelsPerImage, k, co);
+    }
+    heapF32(backend, out).set(new Float64Array(backend.wasm.HEAPF32.buffer, acc, k * co));
+  } finally {
+    backend.wasm._free(acc);
+    release(backend, cols);
+  }
+  return out;
+}
+
+/** Any geometry, without the SIMD module: im2col in chunks of whole images, dWᵀ accumulated in float64 across chunks. */
 function generalFilterGradient(
   backend: WasmBackendInternals,
   x: tf.TensorInfo,
@@ -138,14 +178,7 @@ function generalFilterGradient(
     const whole = b0 === 0 && b1 === g.batchSize;
     const cols = backend.makeOutput([rows, k], 'float32');
     const dyTChunk = whole ? dyT : backend.makeOutput([co, rows], 'float32');
-    const simd = convSimd(backend);
-    if (simd) {
-      const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = g;
-      simd.im2col(heapOffset(backend, x), heapOffset(backend, cols), b0, b1, inHeight, inWidth, inChannels,
-        outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, g.padInfo.top, g.padInfo.left);
-    } else {
-      im2col(heapF32(backend, x), g, b0, b1, heapF32(backend, cols));
-    }
+    im2col(heapF32(backend, x), g, b0, b1, heapF32(backend, cols));
     if (!whole) {
       const all = heapF32(backend, dyT);
       const chunk = heapF32(backend, dyTChunk);
@@ -179,8 +212,10 @@ function conv2DBackpropFilter(args: {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
     throw new Error(`${CONV2D_BACKPROP_FILTER} (bnlab wasm kernel): float32 only`);
   }
-  return isPointwise(geometry)
-    ? pointwiseFilterGradient(backend, x, dy, geometry)
+  if (isPointwise(geometry)) return pointwiseFilterGradient(backend, x, dy, geometry);
+  const simd = convSimd(backend);
+  return simd
+    ? simdGeneralFilterGradient(backend, simd, x, dy, geometry, attrs.filterShape)
     : generalFilterGradient(backend, x, dy, geometry, attrs.filterShape);
 }
 

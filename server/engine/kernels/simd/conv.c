@@ -13,33 +13,34 @@ static inline int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((
 // floor(a / b) for b > 0 and any sign of a.
 static inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// acc[(kh*KW + kw)*C + c] += Σ_{b, yr, yc} x[b, yr*sh+kh-top, yc*sw+kw-left, c] * dy[b, yr, yc, c].
+// acc[(kh*KW + kw)*S + c] += Σ_{b, yr, yc} x[b, yr*sh+kh-top, yc*sw+kw-left, c] * dy[b, yr, yc, c] for channels
+// c < C of tensors whose channel axis has S ≥ C entries (S = C: all of them; S > C: a channel slice, for threads).
 // Each output row's partial sums are float32 (≤ Wo terms), accumulated into float64 acc.
 EXPORT("depthwise_filter_grad")
 void depthwise_filter_grad(const float* x, const float* dy, double* acc, int B, int H, int W, int C,
-                           int Ho, int Wo, int KH, int KW, int sh, int sw, int top, int left) {
-  const int xStep = sw * C;
+                           int Ho, int Wo, int KH, int KW, int sh, int sw, int top, int left, int S) {
+  const int xStep = sw * S;
   for (int b = 0; b < B; b++) {
     for (int yr = 0; yr < Ho; yr++) {
-      const float* dyRow = dy + (long)(b * Ho + yr) * Wo * C;
+      const float* dyRow = dy + (long)(b * Ho + yr) * Wo * S;
       for (int kh = 0; kh < KH; kh++) {
         const int xr = yr * sh + kh - top;
         if (xr < 0 || xr >= H) continue;
-        const float* xRow = x + (long)(b * H + xr) * W * C;
+        const float* xRow = x + (long)(b * H + xr) * W * S;
         for (int kw = 0; kw < KW; kw++) {
-          double* a = acc + (kh * KW + kw) * C;
+          double* a = acc + (kh * KW + kw) * S;
           const int ycMin = max_i(0, ceil_div(left - kw, sw));
           const int ycMax = min_i(Wo, floor_div(W - 1 + left - kw, sw) + 1);
           if (ycMin >= ycMax) continue;
-          const float* x0 = xRow + (ycMin * sw + kw - left) * C;
-          const float* d0 = dyRow + ycMin * C;
+          const float* x0 = xRow + (ycMin * sw + kw - left) * S;
+          const float* d0 = dyRow + ycMin * S;
           const int n = ycMax - ycMin;
           int c = 0;
           for (; c + 16 <= C; c += 16) {
             v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
             const float* xp = x0 + c;
             const float* dp = d0 + c;
-            for (int i = 0; i < n; i++, xp += xStep, dp += C) {
+            for (int i = 0; i < n; i++, xp += xStep, dp += S) {
               s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(dp)));
               s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(xp + 4), wasm_v128_load(dp + 4)));
               s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(wasm_v128_load(xp + 8), wasm_v128_load(dp + 8)));
@@ -59,7 +60,7 @@ void depthwise_filter_grad(const float* x, const float* dy, double* acc, int B, 
             v128_t s0 = wasm_f32x4_splat(0);
             const float* xp = x0 + c;
             const float* dp = d0 + c;
-            for (int i = 0; i < n; i++, xp += xStep, dp += C) {
+            for (int i = 0; i < n; i++, xp += xStep, dp += S) {
               s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(dp)));
             }
             v128_t* av = (v128_t*)(a + c);
@@ -70,7 +71,7 @@ void depthwise_filter_grad(const float* x, const float* dy, double* acc, int B, 
             float s = 0;
             const float* xp = x0 + c;
             const float* dp = d0 + c;
-            for (int i = 0; i < n; i++, xp += xStep, dp += C) s += *xp * *dp;
+            for (int i = 0; i < n; i++, xp += xStep, dp += S) s += *xp * *dp;
             a[c] += s;
           }
         }
@@ -162,17 +163,17 @@ void im2col(const float* x, float* cols, int b0, int b1, int H, int W, int C, in
 }
 
 // acc[c] += Σ_r x[r, c] for x [rows, C] (reduction over all leading axes of an NHWC tensor, as
-// BatchNorm's statistics and gradients need). float32 partial sums over blocks of 256 rows are
+// BatchNorm's statistics and gradients need). Rows are S ≥ C floats apart (S > C: a slice of channels). float32 partial sums over blocks of 256 rows are
 // accumulated into the caller-zeroed float64 acc.
 EXPORT("column_sums")
-void column_sums(const float* x, double* acc, int rows, int C) {
+void column_sums(const float* x, double* acc, int rows, int C, int S) {
   for (int r0 = 0; r0 < rows; r0 += 256) {
     const int r1 = min_i(rows, r0 + 256);
     int c = 0;
     for (; c + 16 <= C; c += 16) {
       v128_t s0 = wasm_f32x4_splat(0), s1 = s0, s2 = s0, s3 = s0;
-      const float* p = x + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) {
+      const float* p = x + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, p += S) {
         s0 = wasm_f32x4_add(s0, wasm_v128_load(p));
         s1 = wasm_f32x4_add(s1, wasm_v128_load(p + 4));
         s2 = wasm_f32x4_add(s2, wasm_v128_load(p + 8));
@@ -190,16 +191,16 @@ void column_sums(const float* x, double* acc, int rows, int C) {
     }
     for (; c + 4 <= C; c += 4) {
       v128_t s0 = wasm_f32x4_splat(0);
-      const float* p = x + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) s0 = wasm_f32x4_add(s0, wasm_v128_load(p));
+      const float* p = x + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, p += S) s0 = wasm_f32x4_add(s0, wasm_v128_load(p));
       v128_t* av = (v128_t*)(acc + c);
       av[0] = wasm_f64x2_add(av[0], wasm_f64x2_promote_low_f32x4(s0));
       av[1] = wasm_f64x2_add(av[1], wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(s0, s0, 2, 3, 0, 1)));
     }
     for (; c < C; c++) {
       float s = 0;
-      const float* p = x + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) s += *p;
+      const float* p = x + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, p += S) s += *p;
       acc[c] += s;
     }
   }
@@ -368,18 +369,18 @@ static inline void add_promoted(double* acc, v128_t s) {
 }
 
 // Training-mode BatchNorm, second statistics pass: acc[c] += Σ_r (x[r, c] − mean[c])² for x [rows, C]
-// (the biased variance's numerator, centred like tfjs's moments). Same blocking as column_sums:
+// (the biased variance's numerator, centred like tfjs's moments), rows S floats apart. Same blocking as column_sums:
 // float32 partial sums over 256 rows, accumulated into the caller-zeroed float64 acc.
 EXPORT("column_centred_squares")
-void column_centred_squares(const float* x, const float* mean, double* acc, int rows, int C) {
+void column_centred_squares(const float* x, const float* mean, double* acc, int rows, int C, int S) {
   for (int r0 = 0; r0 < rows; r0 += 256) {
     const int r1 = min_i(rows, r0 + 256);
     int c = 0;
     for (; c + 8 <= C; c += 8) {
       const v128_t m0 = wasm_v128_load(mean + c), m1 = wasm_v128_load(mean + c + 4);
       v128_t s0 = wasm_f32x4_splat(0), s1 = s0;
-      const float* p = x + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) {
+      const float* p = x + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, p += S) {
         const v128_t d0 = wasm_f32x4_sub(wasm_v128_load(p), m0);
         const v128_t d1 = wasm_f32x4_sub(wasm_v128_load(p + 4), m1);
         s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(d0, d0));
@@ -391,8 +392,8 @@ void column_centred_squares(const float* x, const float* mean, double* acc, int 
     for (; c + 4 <= C; c += 4) {
       const v128_t m0 = wasm_v128_load(mean + c);
       v128_t s0 = wasm_f32x4_splat(0);
-      const float* p = x + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) {
+      const float* p = x + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, p += S) {
         const v128_t d0 = wasm_f32x4_sub(wasm_v128_load(p), m0);
         s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(d0, d0));
       }
@@ -401,27 +402,28 @@ void column_centred_squares(const float* x, const float* mean, double* acc, int 
     for (; c < C; c++) {
       float s = 0;
       const float m = mean[c];
-      const float* p = x + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, p += C) s += (*p - m) * (*p - m);
+      const float* p = x + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, p += S) s += (*p - m) * (*p - m);
       acc[c] += s;
     }
   }
 }
 
 // Training-mode BatchNorm backward, reduction pass over dy and x [rows, C] in one read:
-// sumDy[c] += Σ_r dy[r, c] and sumDyCentred[c] += Σ_r dy[r, c]·(x[r, c] − mean[c]) (float64, caller-zeroed).
+// sumDy[c] += Σ_r dy[r, c] and sumDyCentred[c] += Σ_r dy[r, c]·(x[r, c] − mean[c]) (float64, caller-zeroed),
+// rows S floats apart.
 EXPORT("batch_norm_grad_sums")
 void batch_norm_grad_sums(const float* dy, const float* x, const float* mean, double* sumDy, double* sumDyCentred,
-                          int rows, int C) {
+                          int rows, int C, int S) {
   for (int r0 = 0; r0 < rows; r0 += 256) {
     const int r1 = min_i(rows, r0 + 256);
     int c = 0;
     for (; c + 8 <= C; c += 8) {
       const v128_t m0 = wasm_v128_load(mean + c), m1 = wasm_v128_load(mean + c + 4);
       v128_t a0 = wasm_f32x4_splat(0), a1 = a0, b0 = a0, b1 = a0;
-      const float* px = x + (long)r0 * C + c;
-      const float* pd = dy + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, px += C, pd += C) {
+      const float* px = x + (long)r0 * S + c;
+      const float* pd = dy + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, px += S, pd += S) {
         const v128_t g0 = wasm_v128_load(pd), g1 = wasm_v128_load(pd + 4);
         a0 = wasm_f32x4_add(a0, g0);
         a1 = wasm_f32x4_add(a1, g1);
@@ -436,9 +438,9 @@ void batch_norm_grad_sums(const float* dy, const float* x, const float* mean, do
     for (; c + 4 <= C; c += 4) {
       const v128_t m0 = wasm_v128_load(mean + c);
       v128_t a0 = wasm_f32x4_splat(0), b0 = a0;
-      const float* px = x + (long)r0 * C + c;
-      const float* pd = dy + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, px += C, pd += C) {
+      const float* px = x + (long)r0 * S + c;
+      const float* pd = dy + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, px += S, pd += S) {
         const v128_t g0 = wasm_v128_load(pd);
         a0 = wasm_f32x4_add(a0, g0);
         b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(g0, wasm_f32x4_sub(wasm_v128_load(px), m0)));
@@ -449,9 +451,9 @@ void batch_norm_grad_sums(const float* dy, const float* x, const float* mean, do
     for (; c < C; c++) {
       float a = 0, b = 0;
       const float m = mean[c];
-      const float* px = x + (long)r0 * C + c;
-      const float* pd = dy + (long)r0 * C + c;
-      for (int r = r0; r < r1; r++, px += C, pd += C) {
+      const float* px = x + (long)r0 * S + c;
+      const float* pd = dy + (long)r0 * S + c;
+      for (int r = r0; r < r1; r++, px += S, pd += S) {
         a += *pd;
         b += *pd * (*px - m);
       }
@@ -474,8 +476,7 @@ void batch_norm_grad_apply(const float* dy, const float* x, const float* mean, c
       float* o = dx + (long)r * C;
       for (int c = 0; c < C; c += 4) {
         const v128_t centred = wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c));
-        const v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(kDy + c)),
-                                        wasm_f32x4_mul(centred, wasm_v128_load(kX + c)));
+        const v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(kDy + c)), wasm_f32x4_mul(centred, wasm_v128_load(kX + c)));
         wasm_v128_store(o + c, wasm_f32x4_add(v, wasm_v128_load(k1 + c)));
       }
     }
@@ -503,12 +504,12 @@ void relu6_grad_from_output(const float* dy, const float* y, float* dx, int n) {
   for (; i < n; i++) dx[i] = (y[i] > 0 && y[i] < 6) ? dy[i] : 0;
 }
 
-// Pointwise (1×1) convolution filter gradient: acc[ci, co] += Σ_r x[r, ci] · dy[r, co] for x [rows, Ci],
-// dy [rows, Co] (acc float64, caller-zeroed). Outer products accumulated in registers, 4 input × 8 output
+// Pointwise (1×1) convolution filter gradient: acc[ci, co] += Σ_r x[r, ci] · dy[r, co] for x [rows, Ci]
+// (rows xS ≥ Ci floats apart: a slice of input channels when xS > Ci), dy [rows, Co] (acc float64, caller-zeroed). Outer products accumulated in registers, 4 input × 8 output
 // channels at a time, over blocks of 128 rows (float32 partial sums, then added to float64 acc). XNNPACK's
 // matMul is slow for this shape (small M = Ci, huge K = rows: it repacks all of dy as "weights" per call).
 EXPORT("pointwise_filter_grad")
-void pointwise_filter_grad(const float* x, const float* dy, double* acc, int rows, int Ci, int Co) {
+void pointwise_filter_grad(const float* x, const float* dy, double* acc, int rows, int Ci, int Co, int xS) {
   for (int r0 = 0; r0 < rows; r0 += 128) {
     const int r1 = min_i(rows, r0 + 128);
     int ci = 0;
@@ -516,9 +517,9 @@ void pointwise_filter_grad(const float* x, const float* dy, double* acc, int row
       int co = 0;
       for (; co + 8 <= Co; co += 8) {
         v128_t a00 = wasm_f32x4_splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-        const float* px = x + (long)r0 * Ci + ci;
+        const float* px = x + (long)r0 * xS + ci;
         const float* pd = dy + (long)r0 * Co + co;
-        for (int r = r0; r < r1; r++, px += Ci, pd += Co) {
+        for (int r = r0; r < r1; r++, px += xS, pd += Co) {
           const v128_t xv = wasm_v128_load(px);
           const v128_t d0 = wasm_v128_load(pd), d1 = wasm_v128_load(pd + 4);
           const v128_t x0 = wasm_i32x4_shuffle(xv, xv, 0, 0, 0, 0);
@@ -542,9 +543,9 @@ void pointwise_filter_grad(const float* x, const float* dy, double* acc, int row
       }
       for (; co < Co; co++) {
         v128_t a = wasm_f32x4_splat(0); // lanes: the 4 input channels
-        const float* px = x + (long)r0 * Ci + ci;
+        const float* px = x + (long)r0 * xS + ci;
         const float* pd = dy + (long)r0 * Co + co;
-        for (int r = r0; r < r1; r++, px += Ci, pd += Co) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(px), wasm_f32x4_splat(*pd)));
+        for (int r = r0; r < r1; r++, px += xS, pd += Co) a = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_v128_load(px), wasm_f32x4_splat(*pd)));
         acc[(long)ci * Co + co] += wasm_f32x4_extract_lane(a, 0);
         acc[(long)(ci + 1) * Co + co] += wasm_f32x4_extract_lane(a, 1);
         acc[(long)(ci + 2) * Co + co] += wasm_f32x4_extract_lane(a, 2);
@@ -554,11 +555,45 @@ void pointwise_filter_grad(const float* x, const float* dy, double* acc, int row
     for (; ci < Ci; ci++) {
       for (int co = 0; co < Co; co++) {
         float s = 0;
-        const float* px = x + (long)r0 * Ci + ci;
+        const float* px = x + (long)r0 * xS + ci;
         const float* pd = dy + (long)r0 * Co + co;
-        for (int r = r0; r < r1; r++, px += Ci, pd += Co) s += *px * *pd;
+        for (int r = r0; r < r1; r++, px += xS, pd += Co) s += *px * *pd;
         acc[(long)ci * Co + co] += s;
       }
     }
+  }
+}
+
+// One Adam step for a variable of n floats, in tfjs's AdamOptimizer order with its float32
+// roundings (so the result is bit-identical to it; adam-update.ts):
+//   m' = m·β1 + g·(1−β1),  v' = v·β2 + (g·g)·(1−β2),
+//   w' = ((m' / c1) / (√(v' / c2) + ε))·(−lr) + w,  with c1 = 1 − β1^t, c2 = 1 − β2^t.
+EXPORT("adam_update")
+void adam_update(const float* w, const float* g, const float* m, const float* v, float* wOut, float* mOut, float* vOut,
+                 int n, float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float c1, float c2,
+                 float epsilon, float negLr) {
+  const v128_t b1 = wasm_f32x4_splat(beta1), nb1 = wasm_f32x4_splat(oneMinusBeta1);
+  const v128_t b2 = wasm_f32x4_splat(beta2), nb2 = wasm_f32x4_splat(oneMinusBeta2);
+  const v128_t k1 = wasm_f32x4_splat(c1), k2 = wasm_f32x4_splat(c2);
+  const v128_t eps = wasm_f32x4_splat(epsilon), rate = wasm_f32x4_splat(negLr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t gi = wasm_v128_load(g + i);
+    const v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), b1), wasm_f32x4_mul(gi, nb1));
+    const v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), b2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), nb2));
+    const v128_t denominator = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(vi, k2)), eps);
+    const v128_t step = wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_div(mi, k1), denominator), rate);
+    wasm_v128_store(mOut + i, mi);
+    wasm_v128_store(vOut + i, vi);
+    wasm_v128_store(wOut + i, wasm_f32x4_add(step, wasm_v128_load(w + i)));
+  }
+  for (; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * beta1 + gi * oneMinusBeta1;
+    const float vi = v[i] * beta2 + (gi * gi) * oneMinusBeta2;
+    const float denominator = __builtin_sqrtf(vi / c2) + epsilon;
+    mOut[i] = mi;
+    vOut[i] = vi;
+    wOut[i] = ((mi / c1) / denominator) * negLr + w[i];
   }
 }
