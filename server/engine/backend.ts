@@ -10,12 +10,14 @@ import { depthwiseBackpropFilterConfig } from './kernels/depthwise-backprop-filt
 import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input.ts';
 import { BROADCAST_OPS, broadcastBinaryConfig } from './kernels/broadcast-binary.ts';
 import { aliasingCastConfig, aliasingIdentityConfig, aliasingSliceConfig } from './kernels/identity-alias.ts';
+import { contiguousSliceConfig } from './kernels/contiguous-slice.ts';
 import { batchNormForwardConfig } from './kernels/batch-norm-forward.ts';
 import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
 import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-norm-training-kernels.ts';
 import { relu6GradFromOutputConfig } from './kernels/relu6-grad.ts';
 import { adamUpdateConfig } from './kernels/adam-update.ts';
+import { activationGradConfigs, clipGradConfig, reluGradConfig } from './kernels/activation-grads.ts';
 import { installEarlyGradientRelease } from './ops/early-gradient-release.ts';
 import { useThreadedWasm, wasmThreadCount } from './threaded-wasm.ts';
 
@@ -25,6 +27,7 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 /** Marks kernel configs installed by bnlab, so registration can run any number of times. */
 const BNLAB_KERNEL = Symbol.for('bnlab.wasmKernel');
 type MarkedConfig = tf.KernelConfig & { [BNLAB_KERNEL]?: true };
+type MarkedGradient = tf.GradConfig & { [BNLAB_KERNEL]?: true };
 
 function isBnlabKernel(kernelName: string): boolean {
   const current = tf.getKernel(kernelName, 'wasm') as MarkedConfig | undefined;
@@ -41,22 +44,30 @@ function install(config: tf.KernelConfig): void {
  * DepthwiseConv2dNativeBackpropInput (absent from tfjs-backend-wasm); fast paths wrapping the
  * backend's own pointwise Conv2DBackpropInput (matMul), Sum/Mean over leading axes and
  * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), a one-pass SIMD FusedBatchNorm
- * forward, and Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy; plus a Tile-free FusedBatchNorm gradient (for every backend,
+ * forward, Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy, other Slices as
+ * contiguous copies (kernels/contiguous-slice.ts); plus a Tile-free FusedBatchNorm gradient (for every backend,
  * same values as tfjs-core's), and bnlab's own training-mode BatchNorm kernels (BnlabBatchMoments,
  * BnlabBatchNormTrainGrad; see engine/batch-norm-training.ts) and ReLU6-from-output gradient
- * (BnlabRelu6GradFromOutput; engine/relu6-activation.ts) and the one-kernel Adam step (BnlabAdamUpdate;
- * train/fused-adam.ts). Idempotent; safe before or after the
+ * (BnlabRelu6GradFromOutput; engine/relu6-activation.ts), the one-kernel Adam step (BnlabAdamUpdate;
+ * train/fused-adam.ts) and one-pass ReLU and ClipByValue gradients (kernels/activation-grads.ts). Idempotent; safe before or after the
  * wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
   for (const config of [
     conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig,
     batchMomentsConfig, batchNormTrainGradConfig, relu6GradFromOutputConfig, adamUpdateConfig,
+    clipGradConfig, reluGradConfig,
   ]) {
     if (!isBnlabKernel(config.kernelName)) install(config);
   }
   if (tf.getGradient(fusedBatchNormGradConfig.kernelName) !== fusedBatchNormGradConfig) {
     tf.registerGradient(fusedBatchNormGradConfig); // backend-independent; same values as tfjs-core's
+  }
+  const clip = tf.getGradient('ClipByValue') as MarkedGradient | undefined;
+  const relu = tf.getGradient('Relu') as MarkedGradient | undefined;
+  if (clip && relu && !clip[BNLAB_KERNEL]) {
+    // one-pass ReLU / clip gradients on wasm, tfjs's own (kept as the fallback) elsewhere
+    for (const config of activationGradConfigs({ clip, relu })) tf.registerGradient({ ...config, [BNLAB_KERNEL]: true } as MarkedGradient);
   }
   const wrappers: [string, (original: tf.KernelConfig) => tf.KernelConfig][] = [
     [CONV2D_BACKPROP_INPUT, pointwiseConv2DBackpropInputConfig],
@@ -64,7 +75,7 @@ export function registerWasmGradientKernels(): void {
     ['Mean', leadingAxesMeanConfig],
     ['Identity', aliasingIdentityConfig],
     ['Cast', aliasingCastConfig],
-    ['Slice', aliasingSliceConfig],
+    ['Slice', (original) => aliasingSliceConfig(contiguousSliceConfig(original))],
     ['FusedBatchNorm', batchNormForwardConfig],
     ...Object.keys(BROADCAST_OPS).map((name) => [name, broadcastBinaryConfig] as [string, typeof broadcastBinaryConfig]),
   ];

@@ -42,6 +42,10 @@ export interface ConvSimd {
   relu6_grad_from_output(dy: number, y: number, dx: number, count: number): void;
   /** dx (float32 NHWC, images [b0, b1) caller-zeroed) += col2im of cols [rows, KH·KW·C] (adjoint of im2col). */
   col2im(cols: number, dx: number, b0: number, b1: number, ...geometry: Im2colArgs): void;
+  /** dx = dy where lo ≤ x ≤ hi, else +0 (tfjs's ClipByValue gradient). */
+  clip_grad(dy: number, x: number, dx: number, count: number, lo: number, hi: number): void;
+  /** dx = dy · step(x) (tfjs's Relu gradient: 1 for x > 0, NaN for NaN, else 0). */
+  relu_grad(dy: number, x: number, dx: number, count: number): void;
   /** One Adam step of n floats (tfjs's op order and roundings): writes w', m', v'. */
   adam_update(
     w: number, g: number, m: number, v: number, wOut: number, mOut: number, vOut: number, n: number,
@@ -173,6 +177,12 @@ export function splitKernels(raw: SimdExports, threads: SimdThreads | null): Con
         const at = (pointer: number) => pointer + 4 * i0;
         return [at(w), at(g), at(m), at(v), at(wOut), at(mOut), at(vOut), i1 - i0, ...scalars];
       }));
+    },
+    clip_grad(dy, x, dx, count, lo, hi) {
+      run('clip_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0, lo, hi]));
+    },
+    relu_grad(dy, x, dx, count) {
+      run('relu_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0]));
     },
     relu6_grad_from_output(dy, y, dx, count) {
       run('relu6_grad_from_output', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, y + 4 * i0, dx + 4 * i0, i1 - i0]));

@@ -597,3 +597,37 @@ void adam_update(const float* w, const float* g, const float* m, const float* v,
     wOut[i] = ((mi / c1) / denominator) * negLr + w[i];
   }
 }
+
+// Gradient of clip(x, lo, hi) as tfjs's ClipByValue gradient computes it (where(lo ≤ x ≤ hi, dy, 0)):
+// dx = dy where lo ≤ x ≤ hi, else +0 (NaN x: +0).
+EXPORT("clip_grad")
+void clip_grad(const float* dy, const float* x, float* dx, int n, float lo, float hi) {
+  const v128_t low = wasm_f32x4_splat(lo), high = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    const v128_t inside = wasm_v128_and(wasm_f32x4_ge(v, low), wasm_f32x4_le(v, high));
+    wasm_v128_store(dx + i, wasm_v128_and(wasm_v128_load(dy + i), inside));
+  }
+  for (; i < n; i++) dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f;
+}
+
+// Gradient of relu as tfjs's Relu gradient computes it (dy · step(x)): dx = dy · s with s = 1 for
+// x > 0, NaN for NaN x, else 0 — a product, so dy · 0 keeps dy's sign (−0) as tfjs's does.
+EXPORT("relu_grad")
+void relu_grad(const float* dy, const float* x, float* dx, int n) {
+  const v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    const v128_t positive = wasm_f32x4_gt(v, zero);
+    const v128_t isNan = wasm_f32x4_ne(v, v);
+    // s: 1 where positive, x itself (a NaN) where NaN, 0 elsewhere
+    const v128_t s = wasm_v128_bitselect(v, wasm_v128_and(one, positive), isNan);
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), s));
+  }
+  for (; i < n; i++) {
+    const float s = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
+    dx[i] = dy[i] * s;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * One-pass gradients of ReLU and clip (ReLU(max_value) layers, e.g. MobileNetV2's ReLU(6.), run
+ * relu then clipByValue). tfjs-core builds them from 2 ops (Relu: step, then a product) and 5 ops
+ * (ClipByValue: greaterEqual, lessEqual, logicalAnd, zerosLike, where); on wasm those took about
+ * half of a MobileNetV2 train-bn step, LogicalAnd alone a quarter. Here each is one SIMD pass
+ * (simd/conv.c clip_grad, relu_grad) with tfjs's exact values: the same mask bounds (inclusive for
+ * clip), +0 outside the clip range, dy · 0 = ±0 and NaN for NaN inputs in relu's product
+ * (activation-grads.test.ts compares them with tfjs's own gradients). The gradient configs are
+ * registered for every backend and use tfjs's own gradient wherever the kernels cannot run.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { convSimd } from './simd-module.ts';
+import { asWasmBackend, heapOffset } from './wasm-heap.ts';
+
+export const CLIP_GRAD = 'BnlabClipByValueGrad';
+export const RELU_GRAD = 'BnlabReluGrad';
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+function elementwiseGrad(name: string, args: KernelArgs, run: (dy: number, x: number, dx: number, count: number) => void): tf.TensorInfo {
+  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+  const backend = asWasmBackend(args.backend);
+  if (!convSimd(backend) || dy.dtype !== 'float32' || x.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, x.shape)) {
+    throw new Error(`bnlab: ${name} needs float32 dy and x of one shape and the SIMD module`);
+  }
+  const dx = backend.makeOutput([...x.shape], 'float32');
+  run(heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, dx), tf.util.sizeFromShape(x.shape));
+  return dx;
+}
+
+export const clipGradConfig: tf.KernelConfig = {
+  kernelName: CLIP_GRAD,
+  backendName: 'wasm',
+  kernelFunc: ((args: KernelArgs) => {
+    const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+    const simd = convSimd(asWasmBackend(args.backend))!;
+    return elementwiseGrad(CLIP_GRAD, args, (dy, x, dx, n) => simd.clip_grad(dy, x, dx, n, clipValueMin, clipValueMax));
+  }) as unknown as tf.KernelFunc,
+};
+
+export const reluGradConfig: tf.KernelConfig = {
+  kernelName: RELU_GRAD,
+  backendName: 'wasm',
+  kernelFunc: ((args: KernelArgs) => {
+    const simd = convSimd(asWasmBackend(args.backend))!;
+    return elementwiseGrad(RELU_GRAD, args, (dy, x, dx, n) => simd.relu_grad(dy, x, dx, n));
+  }) as unknown as tf.KernelFunc,
+};
+
+/** Whether the active backend runs `kernelName` for these operands (wasm, SIMD module, float32 of one shape). */
+function usable(kernelName: string, dy: tf.Tensor, x: tf.Tensor): boolean {
+  if (tf.getBackend() !== 'wasm' || !tf.getKernel(kernelName, 'wasm')) return false;
+  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, x.shape)) return false;
+  return convSimd(asWasmBackend(tf.backend())) !== null;
+}
+
+/**
+ * Gradient configs for ClipByValue and Relu that run the kernels above where usable and tfjs's own
+ * gradient (`original`, as registered before bnlab's) elsewhere.
+ */
+export function activationGradConfigs(original: { clip: tf.GradConfig; relu: tf.GradConfig }): tf.GradConfig[] {
+  return [
+    {
+      ...original.clip,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved;
+        const d = dy as tf.Tensor;
+        if (!usable(CLIP_GRAD, d, x)) return original.clip.gradFunc(dy, saved, attrs);
+        return { x: () => tf.engine().runKernel(CLIP_GRAD, { dy: d, x }, attrs) as tf.Tensor };
+      },
+    },
+    {
+      ...original.relu,
+      gradFunc: (dy, saved, attrs) => {
+        const [x] = saved;
+        const d = dy as tf.Tensor;
+        if (!usable(RELU_GRAD, d, x)) return original.relu.gradFunc(dy, saved, attrs);
+        return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor };
+      },
+    },
+  ];
+}
