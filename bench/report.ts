@@ -152,6 +152,7 @@ export interface TargetVerdict {
 }
 
 const TARGET_MODEL = 'mnv1-0.25-224';
+const V2_MODEL = 'mnv2-0.35-224';
 const WIDE_MODEL = 'mnv1-1.0-224';
 
 function fmt(value: number, digits = 2): string {
@@ -163,8 +164,8 @@ export function evaluateTargets(run: BenchRun): TargetVerdict[] {
   const rows = buildRows(run);
   const row = (model: string, regime: string) => rows.find((r) => r.model === model && r.regime === regime);
   const verdicts: TargetVerdict[] = [];
-  const ratioTarget = (regime: string, limit: number, label: string) => {
-    const r = row(TARGET_MODEL, regime);
+  const ratioTarget = (model: string, regime: string, limit: number, label: string) => {
+    const r = row(model, regime);
     const wasm = r?.backends.wasm;
     verdicts.push(
       r?.ratio != null
@@ -172,9 +173,11 @@ export function evaluateTargets(run: BenchRun): TargetVerdict[] {
         : { target: label, measured: `not measured (wasm: ${wasm ?? '—'}, PyTorch: ${r?.torch ?? '—'})`, limit: `<= ${limit}×`, pass: null },
     );
   };
-  ratioTarget('full', 1.0, 'MobileNet v1 α0.25@224 `full` training step, batch 16, wasm / PyTorch');
-  ratioTarget('train-bn', 1.0, 'MobileNet v1 α0.25@224 `train-bn` training step, batch 16, wasm / PyTorch');
-  verdicts.push(inferenceVerdict(run, row(TARGET_MODEL, 'inference')?.torch));
+  for (const [model, name] of [[TARGET_MODEL, 'MobileNet v1 α0.25@224'], [V2_MODEL, 'MobileNetV2 α0.35@224']] as const) {
+    ratioTarget(model, 'full', 1.0, `${name} \`full\` training step, batch 16, wasm / PyTorch`);
+    ratioTarget(model, 'train-bn', 1.0, `${name} \`train-bn\` training step, batch 16, wasm / PyTorch`);
+    verdicts.push(inferenceVerdict(run, model, name, row(model, 'inference')?.torch));
+  }
 
   const targetRun = run.models.find((m) => m.model.id === TARGET_MODEL);
   const drift = regimeOf(targetRun?.backends.find((b) => b.backend === 'wasm'), 'drift');
@@ -236,9 +239,9 @@ export function evaluateTargets(run: BenchRun): TargetVerdict[] {
  * folded-inference.ts), with plain `model.predict` (what validation during training uses, kept
  * unfolded so the frozen-prefix path can be compared with it bit for bit) alongside.
  */
-function inferenceVerdict(run: BenchRun, torch: number | string | undefined): TargetVerdict {
-  const target = 'MobileNet v1 α0.25@224 inference (`bnlab predict`, BN folded), batch 16, wasm / PyTorch';
-  const wasm = regimeOf(run.models.find((m) => m.model.id === TARGET_MODEL)?.backends.find((b) => b.backend === 'wasm'), 'inference');
+function inferenceVerdict(run: BenchRun, model: string, name: string, torch: number | string | undefined): TargetVerdict {
+  const target = `${name} inference (\`bnlab predict\`, BN folded), batch 16, wasm / PyTorch`;
+  const wasm = regimeOf(run.models.find((m) => m.model.id === model)?.backends.find((b) => b.backend === 'wasm'), 'inference');
   const folded = wasm?.status === 'ok' ? wasm.medianFoldedMsPerImage ?? null : null;
   if (folded == null || typeof torch !== 'number') {
     return { target, measured: `not measured (folded: ${folded ?? '—'}, PyTorch: ${torch ?? '—'})`, limit: '<= 0.8×', pass: null };
