@@ -6,7 +6,7 @@
  *
  *   BNLAB_MODELS_DIR=/work/shared/models node --import tsx tools/profile-step.ts \
  *     [--backbone mobilenet_v1_0.25_224] [--batch 16] [--steps 5] [--regimes inference,full,train-bn]
- *     [--backend wasm] [--no-kernels] [--top 15] [--bench-model mnv1-1.0-224] [--no-lazy-conv] [--no-lean-relu6]
+ *     [--backend wasm] [--no-kernels] [--top 15] [--bench-model mnv1-1.0-224] [--no-lazy-conv] [--no-lean-relu6] [--no-lean-relu-max]
  *
  * --bench-model takes a model of bench/models.ts instead (e.g. the random-weight α1.0 architecture);
  * Conv2D layers use lazy gradients (lazy-conv-gradients.ts) unless --no-lazy-conv, relu6 layers
@@ -87,11 +87,11 @@ async function main() {
   const backbone = benchModel ? (await loadBenchBackbone(benchModel)).backbone : await loadBackbone(backboneName, loadConfig());
   const numClasses = benchModel?.numClasses ?? 2;
   const { model, headLayerNames } = buildClassifier(backbone, numClasses, { hidden: [], dropout: 0 }, 0);
-  const trainable = makeTrainable(model, headLayerNames, { lazyConv: !args.includes('--no-lazy-conv'), leanRelu6: !args.includes('--no-lean-relu6') });
-  const { lazyConvLayers, leanRelu6Layers } = trainable;
+  const trainable = makeTrainable(model, headLayerNames, { lazyConv: !args.includes('--no-lazy-conv'), leanRelu6: !args.includes('--no-lean-relu6'), leanReluMax: !args.includes('--no-lean-relu-max') });
+  const { lazyConvLayers, leanRelu6Layers, leanReluMaxLayers } = trainable;
   const onOff = (env: string) => (process.env[env] === '0' ? 'off' : 'on');
   console.log(
-    `${backbone.name}: lazy conv gradients on ${lazyConvLayers} Conv2D layers, lean relu6 on ${leanRelu6Layers} layers, ` +
+    `${backbone.name}: lazy conv gradients on ${lazyConvLayers} Conv2D layers, lean relu6 on ${leanRelu6Layers} layers, lean ReLU(max) on ${leanReluMaxLayers}, ` +
       `fused BN training ${onOff('BNLAB_FUSED_BN')}, early gradient release ${onOff('BNLAB_EARLY_GRADIENT_RELEASE')}`,
   );
   const heapBytes = () => {

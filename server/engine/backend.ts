@@ -10,7 +10,7 @@ import { depthwiseBackpropFilterConfig } from './kernels/depthwise-backprop-filt
 import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input.ts';
 import { BROADCAST_OPS, broadcastBinaryConfig } from './kernels/broadcast-binary.ts';
 import { aliasingCastConfig, aliasingIdentityConfig, aliasingSliceConfig } from './kernels/identity-alias.ts';
-import { contiguousSliceConfig } from './kernels/contiguous-slice.ts';
+import { contiguousPadConfig, contiguousSliceConfig } from './kernels/contiguous-runs.ts';
 import { batchNormForwardConfig } from './kernels/batch-norm-forward.ts';
 import { fusedBatchNormGradConfig } from './kernels/fused-batch-norm-grad.ts';
 import { leadingAxesMeanConfig, leadingAxesSumConfig } from './kernels/leading-axes-reduce.ts';
@@ -18,6 +18,7 @@ import { batchMomentsConfig, batchNormTrainGradConfig } from './kernels/batch-no
 import { relu6GradFromOutputConfig } from './kernels/relu6-grad.ts';
 import { adamUpdateConfig } from './kernels/adam-update.ts';
 import { activationGradConfigs, clipGradConfig, reluGradConfig } from './kernels/activation-grads.ts';
+import { reluClipConfig, reluClipGradConfig } from './kernels/relu-clip.ts';
 import { installEarlyGradientRelease } from './ops/early-gradient-release.ts';
 import { useThreadedWasm, wasmThreadCount } from './threaded-wasm.ts';
 
@@ -44,8 +45,8 @@ function install(config: tf.KernelConfig): void {
  * DepthwiseConv2dNativeBackpropInput (absent from tfjs-backend-wasm); fast paths wrapping the
  * backend's own pointwise Conv2DBackpropInput (matMul), Sum/Mean over leading axes and
  * last-axis-broadcast elementwise ops (BatchNorm's and ReLU6's shapes), a one-pass SIMD FusedBatchNorm
- * forward, Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy, other Slices as
- * contiguous copies (kernels/contiguous-slice.ts); plus a Tile-free FusedBatchNorm gradient (for every backend,
+ * forward, Identity, same-dtype Cast and whole-tensor Slice by reference instead of copy, other Slices and PadV2 as
+ * contiguous copies (kernels/contiguous-runs.ts); plus a Tile-free FusedBatchNorm gradient (for every backend,
  * same values as tfjs-core's), and bnlab's own training-mode BatchNorm kernels (BnlabBatchMoments,
  * BnlabBatchNormTrainGrad; see engine/batch-norm-training.ts) and ReLU6-from-output gradient
  * (BnlabRelu6GradFromOutput; engine/relu6-activation.ts), the one-kernel Adam step (BnlabAdamUpdate;
@@ -56,7 +57,7 @@ export function registerWasmGradientKernels(): void {
   for (const config of [
     conv2DBackpropFilterConfig, depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig,
     batchMomentsConfig, batchNormTrainGradConfig, relu6GradFromOutputConfig, adamUpdateConfig,
-    clipGradConfig, reluGradConfig,
+    clipGradConfig, reluGradConfig, reluClipConfig, reluClipGradConfig,
   ]) {
     if (!isBnlabKernel(config.kernelName)) install(config);
   }
@@ -76,6 +77,7 @@ export function registerWasmGradientKernels(): void {
     ['Identity', aliasingIdentityConfig],
     ['Cast', aliasingCastConfig],
     ['Slice', (original) => aliasingSliceConfig(contiguousSliceConfig(original))],
+    ['PadV2', contiguousPadConfig],
     ['FusedBatchNorm', batchNormForwardConfig],
     ...Object.keys(BROADCAST_OPS).map((name) => [name, broadcastBinaryConfig] as [string, typeof broadcastBinaryConfig]),
   ];

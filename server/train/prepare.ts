@@ -24,15 +24,16 @@ export interface TrainableModel {
   model: tf.LayersModel;
   bn: BnController;
   layers: ModelLayers;
-  /** how many layers got the lean ops (both 0 when switched off) */
+  /** how many layers got the lean ops (0 when switched off) */
   lazyConvLayers: number;
   leanRelu6Layers: number;
+  leanReluMaxLayers: number;
 }
 
-export function makeTrainable(model: tf.LayersModel, headLayerNames: Iterable<string>, lean: LeanOptions = {}): TrainableModel {
+export function makeTrainable(model: tf.LayersModel, headLayerNames: Iterable<string>, leanOptions: LeanOptions = {}): TrainableModel {
   const bn = new BnController(model);
-  const { lazyConvLayers, leanRelu6Layers } = useLeanTraining(model, lean); // same values, less memory and time
-  return { model, bn, layers: describeLayers(model, headLayerNames), lazyConvLayers, leanRelu6Layers };
+  const lean = useLeanTraining(model, leanOptions); // same values, less memory and time
+  return { model, bn, layers: describeLayers(model, headLayerNames), ...lean };
 }
 
 export interface AppliedPolicy {

@@ -46,6 +46,10 @@ export interface ConvSimd {
   clip_grad(dy: number, x: number, dx: number, count: number, lo: number, hi: number): void;
   /** dx = dy · step(x) (tfjs's Relu gradient: 1 for x > 0, NaN for NaN, else 0). */
   relu_grad(dy: number, x: number, dx: number, count: number): void;
+  /** y = clip(relu(x), 0, hi) as tfjs computes it (NaN and x ≤ 0: +0). */
+  relu_clip(x: number, y: number, count: number, hi: number): void;
+  /** The gradient of relu_clip from x, with tfjs's chained values (see simd/conv.c). */
+  relu_clip_grad(dy: number, x: number, dx: number, count: number, hi: number): void;
   /** One Adam step of n floats (tfjs's op order and roundings): writes w', m', v'. */
   adam_update(
     w: number, g: number, m: number, v: number, wOut: number, mOut: number, vOut: number, n: number,
@@ -183,6 +187,12 @@ export function splitKernels(raw: SimdExports, threads: SimdThreads | null): Con
     },
     relu_grad(dy, x, dx, count) {
       run('relu_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0]));
+    },
+    relu_clip(x, y, count, hi) {
+      run('relu_clip', splitRange(count, parallelism(), 2, 4).map(([i0, i1]) => [x + 4 * i0, y + 4 * i0, i1 - i0, hi]));
+    },
+    relu_clip_grad(dy, x, dx, count, hi) {
+      run('relu_clip_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0, hi]));
     },
     relu6_grad_from_output(dy, y, dx, count) {
       run('relu6_grad_from_output', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, y + 4 * i0, dx + 4 * i0, i1 - i0]));

@@ -14,8 +14,8 @@ describe('useLeanTraining', () => {
       ],
     });
     const outer = tf.sequential({ layers: [inner, tf.layers.conv2d({ filters: 2, kernelSize: 1 }), tf.layers.activation({ activation: 'relu6' })] });
-    expect(useLeanTraining(outer)).toEqual({ lazyConvLayers: 2, leanRelu6Layers: 2 });
-    expect(useLeanTraining(outer)).toEqual({ lazyConvLayers: 2, leanRelu6Layers: 2 });
+    expect(useLeanTraining(outer)).toEqual({ lazyConvLayers: 2, leanRelu6Layers: 2, leanReluMaxLayers: 0 });
+    expect(useLeanTraining(outer)).toEqual({ lazyConvLayers: 2, leanRelu6Layers: 2, leanReluMaxLayers: 0 });
     const y = outer.predict(tf.ones([1, 6, 6, 3])) as tf.Tensor;
     expect(y.shape).toEqual([1, 4, 4, 2]);
     y.dispose();

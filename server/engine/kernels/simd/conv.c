@@ -631,3 +631,35 @@ void relu_grad(const float* dy, const float* x, float* dx, int n) {
     dx[i] = dy[i] * s;
   }
 }
+
+// A ReLU(max_value = hi) layer (tfjs-layers: relu, then clipByValue(0, hi)) in one pass, with those two
+// ops' values: y = min(x, hi) for x > 0, else +0 (NaN: +0).
+EXPORT("relu_clip")
+void relu_clip(const float* x, float* y, int n, float hi) {
+  const v128_t zero = wasm_f32x4_splat(0), high = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    wasm_v128_store(y + i, wasm_v128_and(wasm_f32x4_pmin(high, v), wasm_f32x4_gt(v, zero)));
+  }
+  for (; i < n; i++) y[i] = x[i] > 0 ? (x[i] < hi ? x[i] : hi) : 0.0f;
+}
+
+// Its gradient from x, with the values of the two ops' gradients chained (clip's where(), then
+// relu's dy · step(x)): dx = (x ≤ hi ? dy : +0) · s, s = 1 for x > 0, NaN for NaN x, else 0.
+EXPORT("relu_clip_grad")
+void relu_clip_grad(const float* dy, const float* x, float* dx, int n, float hi) {
+  const v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1), high = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    const v128_t g = wasm_v128_and(wasm_v128_load(dy + i), wasm_f32x4_le(v, high));
+    const v128_t s = wasm_v128_bitselect(v, wasm_v128_and(one, wasm_f32x4_gt(v, zero)), wasm_f32x4_ne(v, v));
+    wasm_v128_store(dx + i, wasm_f32x4_mul(g, s));
+  }
+  for (; i < n; i++) {
+    const float g = x[i] <= hi ? dy[i] : 0.0f;
+    const float s = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
+    dx[i] = g * s;
+  }
+}

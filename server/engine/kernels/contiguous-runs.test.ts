@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededInt, seededValues } from '../../../test/support/gradient-check.ts';
 import { selectBackend } from '../backend.ts';
-import { sliceRuns } from './contiguous-slice.ts';
+import { sliceRuns } from './contiguous-runs.ts';
 
 describe('sliceRuns', () => {
   it('finds the contiguous tail and one run per index of the leading axes', () => {
@@ -37,6 +37,35 @@ describe('Slice as contiguous copies on wasm', () => {
     const run = () => cases.map(({ shape, begin, size, dtype }, i) => {
       const values = Array.from(seededValues(tf.util.sizeFromShape(shape), 900 + i), (v) => (dtype === 'int32' ? Math.round(v * 1000) : v));
       return Array.from(tf.slice(tf.tensor(values, shape, dtype), begin, size).dataSync());
+    });
+    const wasm = run();
+    await tf.setBackend('cpu');
+    try {
+      expect(wasm).toEqual(run());
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+});
+
+describe('PadV2 as a fill and contiguous copies on wasm', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+
+  it('returns the cpu backend\'s values for random paddings and constants of float32 and int32 tensors', async () => {
+    const cases: { shape: number[]; paddings: [number, number][]; value: number; dtype: 'float32' | 'int32' }[] = [];
+    for (let i = 0; i < 40; i++) {
+      const seed = 700 + 17 * i;
+      const rank = seededInt(seed, 1, 4);
+      const shape = Array.from({ length: rank }, (_, d) => seededInt(seed + 1 + d, 1, d === rank - 1 ? 40 : 8));
+      const paddings = shape.map((_, d) => [seededInt(seed + 11 + d, 0, 2), seededInt(seed + 21 + d, 0, 2)] as [number, number]);
+      cases.push({ shape, paddings, value: i % 4 === 0 ? 0 : i - 0.5, dtype: i % 3 === 0 ? 'int32' : 'float32' });
+    }
+    cases.push({ shape: [3, 16, 16, 48], paddings: [[0, 0], [0, 1], [0, 1], [0, 0]], value: 0, dtype: 'float32' }); // ZeroPadding2D
+    const run = () => cases.map(({ shape, paddings, value, dtype }, i) => {
+      const values = Array.from(seededValues(tf.util.sizeFromShape(shape), 300 + i), (v) => (dtype === 'int32' ? Math.round(v * 1000) : v));
+      return Array.from(tf.pad(tf.tensor(values, shape, dtype), paddings, dtype === 'int32' ? Math.round(value) : value).dataSync());
     });
     const wasm = run();
     await tf.setBackend('cpu');

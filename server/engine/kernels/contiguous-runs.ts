@@ -1,9 +1,11 @@
 /**
- * Slice on the tfjs wasm backend as a few long copies. A slice whose trailing axes are whole is a
- * set of contiguous runs of the source (one per index of the leading axes); the backend's own Slice
- * walks element by element there and took ~15 % of a MobileNetV2 train-bn step, in the gradient of
- * its ZeroPadding2D layers (PadV2's gradient slices the padding off dy). Here each run is one
- * `copyWithin` on the heap. Values are copied, so the result is the backend's to the bit.
+ * Slice and constant padding on the tfjs wasm backend as a few long copies. A slice whose trailing
+ * axes are whole is a set of contiguous runs of the source (one per index of the leading axes), and
+ * padding is the same picture the other way round (x is a slice of the padded output). The
+ * backend's own Slice walks element by element there and took ~15 % of a MobileNetV2 train-bn step,
+ * in the gradient of its ZeroPadding2D layers (PadV2's gradient slices the padding off dy); its
+ * PadV2 forward another ~4 %. Here each run is one `copyWithin` on the heap. Values are copied,
+ * so results are the backend's to the bit (contiguous-runs.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { asWasmBackend } from './wasm-heap.ts';
@@ -57,6 +59,36 @@ export function contiguousSliceConfig(original: tf.KernelConfig): tf.KernelConfi
         for (const start of plan.starts) {
           heap.copyWithin(to, from + start, from + start + plan.length);
           to += plan.length;
+        }
+        return out;
+      }
+    }
+    return original.kernelFunc(args as never);
+  };
+  return { ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
+
+/** PadV2 (constant padding) as a fill and one copy per run of x. */
+export function contiguousPadConfig(original: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { paddings, constantValue } = (args.attrs ?? {}) as { paddings?: [number, number][]; constantValue?: number };
+    if ((x.dtype === 'float32' || x.dtype === 'int32') && paddings?.length === x.shape.length && x.shape.length > 0 && x.shape.every((v) => v > 0)) {
+      const outShape = x.shape.map((n, d) => paddings[d][0] + n + paddings[d][1]);
+      const plan = paddings.every(([before, after]) => before >= 0 && after >= 0) ? sliceRuns(outShape, paddings.map((p) => p[0]), x.shape) : null;
+      if (plan) {
+        const backend = asWasmBackend(args.backend);
+        const out = backend.makeOutput(outShape, x.dtype);
+        const heap = backend.wasm.HEAPF32;
+        const from = backend.dataIdMap.get(x.dataId)!.memoryOffset / 4;
+        const to = backend.dataIdMap.get(out.dataId)!.memoryOffset / 4;
+        const total = tf.util.sizeFromShape(outShape);
+        if (x.dtype === 'int32') new Int32Array(heap.buffer, to * 4, total).fill(constantValue ?? 0);
+        else heap.fill(constantValue ?? 0, to, to + total);
+        let source = from;
+        for (const start of plan.starts) {
+          heap.copyWithin(to + start, source, source + plan.length);
+          source += plan.length;
         }
         return out;
       }
