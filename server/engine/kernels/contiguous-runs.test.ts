@@ -4,6 +4,17 @@ import { seededInt, seededValues } from '../../../test/support/gradient-check.ts
 import { selectBackend } from '../backend.ts';
 import { sliceRuns } from './contiguous-runs.ts';
 
+/** `run` gives the same values on wasm and on the cpu backend (whose Slice and PadV2 are plain loops). */
+async function expectSameOnCpu(run: () => number[][]) {
+  const wasm = run();
+  await tf.setBackend('cpu');
+  try {
+    expect(wasm).toEqual(run());
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
 describe('sliceRuns', () => {
   it('finds the contiguous tail and one run per index of the leading axes', () => {
     // [2, 3, 4, 5] → begin [0, 1, 0, 0], size [2, 2, 4, 5]: axes 2, 3 whole, runs of 2·4·5 = 40
@@ -38,13 +49,7 @@ describe('Slice as contiguous copies on wasm', () => {
       const values = Array.from(seededValues(tf.util.sizeFromShape(shape), 900 + i), (v) => (dtype === 'int32' ? Math.round(v * 1000) : v));
       return Array.from(tf.slice(tf.tensor(values, shape, dtype), begin, size).dataSync());
     });
-    const wasm = run();
-    await tf.setBackend('cpu');
-    try {
-      expect(wasm).toEqual(run());
-    } finally {
-      await tf.setBackend('wasm');
-    }
+    await expectSameOnCpu(run);
   });
 });
 
@@ -67,12 +72,6 @@ describe('PadV2 as a fill and contiguous copies on wasm', () => {
       const values = Array.from(seededValues(tf.util.sizeFromShape(shape), 300 + i), (v) => (dtype === 'int32' ? Math.round(v * 1000) : v));
       return Array.from(tf.pad(tf.tensor(values, shape, dtype), paddings, dtype === 'int32' ? Math.round(value) : value).dataSync());
     });
-    const wasm = run();
-    await tf.setBackend('cpu');
-    try {
-      expect(wasm).toEqual(run());
-    } finally {
-      await tf.setBackend('wasm');
-    }
+    await expectSameOnCpu(run);
   });
 });

@@ -117,6 +117,14 @@ function im2col(x: Float32Array, g: tf.backend_util.Conv2DInfo, b0: number, b1: 
   }
 }
 
+/** im2col sizes: K = KH·KW·Ci columns, output pixels per image, whole images per chunk (under the float limit). */
+function im2colChunking(g: tf.backend_util.Conv2DInfo) {
+  const k = g.filterHeight * g.filterWidth * g.inChannels;
+  const pixelsPerImage = g.outHeight * g.outWidth;
+  const imagesPerChunk = Math.max(1, Math.min(g.batchSize, Math.floor(conv2DBackpropFilterLimits.maxColumnFloats / (pixelsPerImage * k))));
+  return { k, co: g.outChannels, pixelsPerImage, imagesPerChunk };
+}
+
 /**
  * Any geometry with the SIMD module: dW [K, Co] = colsᵀ · dy is a pointwise filter gradient of the
  * im2col matrix, so each chunk of whole images goes im2col → pointwise_filter_grad straight from dy's
@@ -131,10 +139,7 @@ function simdGeneralFilterGradient(
   g: tf.backend_util.Conv2DInfo,
   filterShape: number[],
 ): tf.TensorInfo {
-  const k = g.filterHeight * g.filterWidth * g.inChannels;
-  const co = g.outChannels;
-  const pixelsPerImage = g.outHeight * g.outWidth;
-  const imagesPerChunk = Math.max(1, Math.min(g.batchSize, Math.floor(conv2DBackpropFilterLimits.maxColumnFloats / (pixelsPerImage * k))));
+  const { k, co, pixelsPerImage, imagesPerChunk } = im2colChunking(g);
   const out = backend.makeOutput([...filterShape], 'float32'); // [KH, KW, Ci, Co] == [K, Co]
   const cols = backend.makeOutput([imagesPerChunk * pixelsPerImage, k], 'float32');
   const acc = backend.wasm._malloc(k * co * 8) >>> 0;
@@ -164,11 +169,8 @@ function generalFilterGradient(
   g: tf.backend_util.Conv2DInfo,
   filterShape: number[],
 ): tf.TensorInfo {
-  const k = g.filterHeight * g.filterWidth * g.inChannels;
-  const co = g.outChannels;
-  const pixelsPerImage = g.outHeight * g.outWidth;
+  const { k, co, pixelsPerImage, imagesPerChunk } = im2colChunking(g);
   const totalPixels = g.batchSize * pixelsPerImage;
-  const imagesPerChunk = Math.max(1, Math.min(g.batchSize, Math.floor(conv2DBackpropFilterLimits.maxColumnFloats / (pixelsPerImage * k))));
   const dyT = transpose2d(backend, reshaped(dy, [totalPixels, co])); // [Co, P]
   const accT = new Float64Array(co * k);
 

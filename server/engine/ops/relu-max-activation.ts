@@ -5,12 +5,11 @@
  * keeping only x, with the two ops' exact values; elsewhere the layer is left as it is.
  */
 import * as tf from '@tensorflow/tfjs';
-import { leafLayers } from '../../model/layers.ts';
 import { RELU_CLIP, RELU_CLIP_GRAD, reluClipKernelsUsable } from '../kernels/relu-clip.ts';
+import { wrapLeafLayerCalls } from './wrap-layer-calls.ts';
 
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 const WRAPPED = Symbol.for('bnlab.leanReluMax');
-type WrappableLayer = tf.layers.Layer & { call: CallFn; [WRAPPED]?: CallFn; maxValue?: number | null };
+type ReluLayer = tf.layers.Layer & { maxValue?: number | null };
 
 /** clip(relu(x), 0, maxValue) with its gradient computed from x in one kernel (wasm only). */
 export function reluClipSavingInput(x: tf.Tensor, maxValue: number): tf.Tensor {
@@ -29,19 +28,11 @@ export function reluClipSavingInput(x: tf.Tensor, maxValue: number): tf.Tensor {
  * a backend that runs the kernels (checked per call). Idempotent. Returns how many layers are wrapped.
  */
 export function useLeanReluMax(model: tf.LayersModel): number {
-  let wrapped = 0;
-  for (const layer of leafLayers(model) as WrappableLayer[]) {
-    if (layer.getClassName() !== 'ReLU' || layer.maxValue == null) continue;
-    wrapped++;
-    if (layer[WRAPPED]) continue;
-    const original = layer.call.bind(layer) as CallFn;
-    layer[WRAPPED] = original;
-    layer.call = (inputs, kwargs) => {
-      const x = Array.isArray(inputs) && inputs.length === 1 ? inputs[0] : inputs;
-      return !Array.isArray(x) && x.dtype === 'float32' && reluClipKernelsUsable()
-        ? reluClipSavingInput(x, layer.maxValue!)
-        : original(inputs, kwargs);
-    };
-  }
-  return wrapped;
+  const maxValue = (layer: tf.layers.Layer) => (layer as ReluLayer).maxValue;
+  return wrapLeafLayerCalls(
+    model,
+    WRAPPED,
+    (layer) => layer.getClassName() === 'ReLU' && maxValue(layer) != null,
+    (x, layer) => (reluClipKernelsUsable() ? reluClipSavingInput(x, maxValue(layer)!) : null),
+  );
 }

@@ -11,12 +11,11 @@
  * one SIMD pass (kernels/relu6-grad.ts); elsewhere tf ops.
  */
 import * as tf from '@tensorflow/tfjs';
-import { leafLayers } from '../../model/layers.ts';
 import { RELU6_GRAD_FROM_OUTPUT, relu6GradKernelUsable } from '../kernels/relu6-grad.ts';
+import { wrapLeafLayerCalls } from './wrap-layer-calls.ts';
 
-type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 const WRAPPED = Symbol.for('bnlab.leanRelu6');
-type WrappableLayer = tf.layers.Layer & { call: CallFn; [WRAPPED]?: CallFn; activation?: { getClassName(): string } };
+type ActivationLayer = tf.layers.Layer & { activation?: { getClassName(): string } };
 
 function gradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (relu6GradKernelUsable()) return tf.engine().runKernel(RELU6_GRAD_FROM_OUTPUT, { dy, y }) as tf.Tensor;
@@ -35,17 +34,10 @@ export const relu6SavingOutput = tf.customGrad(((x: tf.Tensor, save: tf.GradSave
  * Idempotent. Returns how many layers are wrapped in all.
  */
 export function useLeanRelu6(model: tf.LayersModel): number {
-  let wrapped = 0;
-  for (const layer of leafLayers(model) as WrappableLayer[]) {
-    if (layer.getClassName() !== 'Activation' || layer.activation?.getClassName() !== 'relu6') continue;
-    wrapped++;
-    if (layer[WRAPPED]) continue;
-    const original = layer.call.bind(layer) as CallFn;
-    layer[WRAPPED] = original;
-    layer.call = (inputs, kwargs) => {
-      const x = Array.isArray(inputs) && inputs.length === 1 ? inputs[0] : inputs;
-      return !Array.isArray(x) && x.dtype === 'float32' ? relu6SavingOutput(x) : original(inputs, kwargs);
-    };
-  }
-  return wrapped;
+  return wrapLeafLayerCalls(
+    model,
+    WRAPPED,
+    (layer) => layer.getClassName() === 'Activation' && (layer as ActivationLayer).activation?.getClassName() === 'relu6',
+    (x) => relu6SavingOutput(x),
+  );
 }
