@@ -9,49 +9,22 @@
  * registered for every backend and use tfjs's own gradient wherever the kernels cannot run.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convSimd } from './simd-module.ts';
-import { asWasmBackend, heapOffset } from './wasm-heap.ts';
+import { elementwiseKernelConfig } from './elementwise-kernel.ts';
+import { simdKernelsUsable } from './simd-module.ts';
 
 export const CLIP_GRAD = 'BnlabClipByValueGrad';
 export const RELU_GRAD = 'BnlabReluGrad';
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+export const clipGradConfig = elementwiseKernelConfig(CLIP_GRAD, ['dy', 'x'], (simd, [dy, x, dx], count, attrs) => {
+  const { clipValueMin, clipValueMax } = attrs as unknown as { clipValueMin: number; clipValueMax: number };
+  simd.clip_grad(dy, x, dx, count, clipValueMin, clipValueMax);
+});
 
-function elementwiseGrad(name: string, args: KernelArgs, run: (dy: number, x: number, dx: number, count: number) => void): tf.TensorInfo {
-  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
-  const backend = asWasmBackend(args.backend);
-  if (!convSimd(backend) || dy.dtype !== 'float32' || x.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, x.shape)) {
-    throw new Error(`bnlab: ${name} needs float32 dy and x of one shape and the SIMD module`);
-  }
-  const dx = backend.makeOutput([...x.shape], 'float32');
-  run(heapOffset(backend, dy), heapOffset(backend, x), heapOffset(backend, dx), tf.util.sizeFromShape(x.shape));
-  return dx;
-}
-
-export const clipGradConfig: tf.KernelConfig = {
-  kernelName: CLIP_GRAD,
-  backendName: 'wasm',
-  kernelFunc: ((args: KernelArgs) => {
-    const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
-    const simd = convSimd(asWasmBackend(args.backend))!;
-    return elementwiseGrad(CLIP_GRAD, args, (dy, x, dx, n) => simd.clip_grad(dy, x, dx, n, clipValueMin, clipValueMax));
-  }) as unknown as tf.KernelFunc,
-};
-
-export const reluGradConfig: tf.KernelConfig = {
-  kernelName: RELU_GRAD,
-  backendName: 'wasm',
-  kernelFunc: ((args: KernelArgs) => {
-    const simd = convSimd(asWasmBackend(args.backend))!;
-    return elementwiseGrad(RELU_GRAD, args, (dy, x, dx, n) => simd.relu_grad(dy, x, dx, n));
-  }) as unknown as tf.KernelFunc,
-};
+export const reluGradConfig = elementwiseKernelConfig(RELU_GRAD, ['dy', 'x'], (simd, [dy, x, dx], count) => simd.relu_grad(dy, x, dx, count));
 
 /** Whether the active backend runs `kernelName` for these operands (wasm, SIMD module, float32 of one shape). */
 function usable(kernelName: string, dy: tf.Tensor, x: tf.Tensor): boolean {
-  if (tf.getBackend() !== 'wasm' || !tf.getKernel(kernelName, 'wasm')) return false;
-  if (dy.dtype !== 'float32' || x.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, x.shape)) return false;
-  return convSimd(asWasmBackend(tf.backend())) !== null;
+  return dy.dtype === 'float32' && x.dtype === 'float32' && tf.util.arraysEqual(dy.shape, x.shape) && simdKernelsUsable(kernelName);
 }
 
 /**

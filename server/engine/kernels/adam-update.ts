@@ -8,7 +8,7 @@
  *   c1 = 1 − β1^t, c2 = 1 − β2^t (float32 values, as tfjs computes them)  →  [value', m', v']
  */
 import * as tf from '@tensorflow/tfjs';
-import { convSimd } from './simd-module.ts';
+import { convSimd, simdKernelsUsable } from './simd-module.ts';
 import { asWasmBackend, heapOffset } from './wasm-heap.ts';
 
 export const ADAM_UPDATE = 'BnlabAdamUpdate';
@@ -50,6 +50,5 @@ export const adamUpdateConfig: tf.KernelConfig = {
 
 /** True when the active backend runs the kernel (wasm, bnlab's kernels registered, SIMD module loaded). */
 export function adamUpdateUsable(): boolean {
-  if (tf.getBackend() !== 'wasm' || !tf.getKernel(ADAM_UPDATE, 'wasm')) return false;
-  return convSimd(asWasmBackend(tf.backend())) !== null;
+  return simdKernelsUsable(ADAM_UPDATE);
 }

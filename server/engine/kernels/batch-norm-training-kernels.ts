@@ -15,7 +15,7 @@
  * when the SIMD module loads; otherwise the op uses its composite path.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convSimd, type ConvSimd } from './simd-module.ts';
+import { convSimd, simdKernelsUsable, type ConvSimd } from './simd-module.ts';
 import { asWasmBackend, heapF32, heapOffset, type WasmBackendInternals } from './wasm-heap.ts';
 
 export const BATCH_MOMENTS = 'BnlabBatchMoments';
@@ -115,6 +115,5 @@ export const batchNormTrainGradConfig: tf.KernelConfig = {
 
 /** True when the active backend can run both kernels (wasm with bnlab's kernels registered and the SIMD module loaded). */
 export function batchNormTrainingKernelsUsable(): boolean {
-  if (tf.getBackend() !== 'wasm' || !tf.getKernel(BATCH_MOMENTS, 'wasm') || !tf.getKernel(BATCH_NORM_TRAIN_GRAD, 'wasm')) return false;
-  return convSimd(asWasmBackend(tf.backend())) !== null;
+  return simdKernelsUsable(BATCH_MOMENTS, BATCH_NORM_TRAIN_GRAD);
 }

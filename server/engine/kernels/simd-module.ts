@@ -7,9 +7,10 @@
  * `splitOptions.threads` in all (simd-split.ts). Results are the same for every count.
  */
 import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import { splitKernels, splitOptions, type ConvArgs, type ConvSimd, type SimdExports } from './simd-split.ts';
 import { SimdThreads } from './simd-threads.ts';
-import type { WasmBackendInternals } from './wasm-heap.ts';
+import { asWasmBackend, type WasmBackendInternals } from './wasm-heap.ts';
 
 export type { ConvSimd } from './simd-split.ts';
 
@@ -56,6 +57,12 @@ export function convSimd(backend: WasmBackendInternals): ConvSimd | null {
   }
   instances.set(memory, kernels);
   return kernels;
+}
+
+/** True when the active backend is wasm with these bnlab kernels registered and the SIMD module loaded. */
+export function simdKernelsUsable(...kernelNames: string[]): boolean {
+  if (tf.getBackend() !== 'wasm' || kernelNames.some((name) => !tf.getKernel(name, 'wasm'))) return false;
+  return convSimd(asWasmBackend(tf.backend())) !== null;
 }
 
 /** The helper threads of a backend's kernels (null: none, e.g. the single-threaded backend). */

@@ -115,6 +115,9 @@ export function splitKernels(raw: SimdExports, threads: SimdThreads | null): Con
     if (parts.length === 1 || !threads) for (const args of parts) raw[name](...args);
     else threads.run(parts.map((args) => ({ name, args })));
   };
+  /** An elementwise kernel (pointers…, count, scalars…): each part gets every pointer advanced to its start. */
+  const elementwise = (name: keyof ConvSimd, pointers: number[], count: number, scalars: number[] = []) =>
+    run(name, splitRange(count, parallelism(), pointers.length, 4).map(([i0, i1]) => [...pointers.map((p) => p + 4 * i0), i1 - i0, ...scalars]));
   return {
     depthwise_filter_grad(x, dy, acc, ...g) {
       const [batch, , , channels, outHeight, outWidth, filterHeight, filterWidth] = g;
@@ -177,25 +180,22 @@ export function splitKernels(raw: SimdExports, threads: SimdThreads | null): Con
       }));
     },
     adam_update(w, g, m, v, wOut, mOut, vOut, n, ...scalars) {
-      run('adam_update', splitRange(n, parallelism(), 7, 4).map(([i0, i1]) => {
-        const at = (pointer: number) => pointer + 4 * i0;
-        return [at(w), at(g), at(m), at(v), at(wOut), at(mOut), at(vOut), i1 - i0, ...scalars];
-      }));
+      elementwise('adam_update', [w, g, m, v, wOut, mOut, vOut], n, scalars);
     },
     clip_grad(dy, x, dx, count, lo, hi) {
-      run('clip_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0, lo, hi]));
+      elementwise('clip_grad', [dy, x, dx], count, [lo, hi]);
     },
     relu_grad(dy, x, dx, count) {
-      run('relu_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0]));
+      elementwise('relu_grad', [dy, x, dx], count);
     },
     relu_clip(x, y, count, hi) {
-      run('relu_clip', splitRange(count, parallelism(), 2, 4).map(([i0, i1]) => [x + 4 * i0, y + 4 * i0, i1 - i0, hi]));
+      elementwise('relu_clip', [x, y], count, [hi]);
     },
     relu_clip_grad(dy, x, dx, count, hi) {
-      run('relu_clip_grad', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, x + 4 * i0, dx + 4 * i0, i1 - i0, hi]));
+      elementwise('relu_clip_grad', [dy, x, dx], count, [hi]);
     },
     relu6_grad_from_output(dy, y, dx, count) {
-      run('relu6_grad_from_output', splitRange(count, parallelism(), 3, 4).map(([i0, i1]) => [dy + 4 * i0, y + 4 * i0, dx + 4 * i0, i1 - i0]));
+      elementwise('relu6_grad_from_output', [dy, y, dx], count);
     },
   };
 }

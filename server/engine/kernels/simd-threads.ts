@@ -12,7 +12,9 @@
  */
 import { Worker } from 'node:worker_threads';
 
-const SEQ = 0, DONE = 1, STATUS = 2, OP = 3, ARGC = 4, ARGS = 5;
+/** Offsets in a helper's control slot (simd-worker.mjs gets them in its workerData). */
+const SLOT = { SEQ: 0, DONE: 1, STATUS: 2, OP: 3, ARGC: 4, ARGS: 5 } as const;
+const { SEQ, DONE, STATUS, OP, ARGC, ARGS } = SLOT;
 const SLOT_INTS = 32;
 /** The caller polls this many times for its helpers before sleeping on the futex (parts are about equal). */
 const CALLER_SPIN_ITERATIONS = 2000;
@@ -50,7 +52,7 @@ export class SimdThreads {
     for (let slot = 0; slot < helpers; slot++) {
       this.control[slot * SLOT_INTS + STATUS] = -1;
       const worker = new Worker(new URL('./simd-worker.mjs', import.meta.url), {
-        workerData: { module, memory, control: this.control.buffer, slot, slotInts: SLOT_INTS, names },
+        workerData: { module, memory, control: this.control.buffer, slot, slotInts: SLOT_INTS, layout: SLOT, names },
         // The helper only runs wasm on the shared heap: no inherited loaders, small heap.
         execArgv: [],
         resourceLimits: { maxOldGenerationSizeMb: 16 },
@@ -63,10 +65,6 @@ export class SimdThreads {
       });
       this.workers.push(worker);
     }
-  }
-
-  get helpers(): number {
-    return this.workers.length;
   }
 
   /** Threads a call may be split over: the caller plus every helper (1 until the helpers are ready). */

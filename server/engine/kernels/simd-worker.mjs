@@ -1,10 +1,10 @@
 // One helper thread of bnlab's SIMD kernels (simd-threads.ts): instantiates conv-shared.wasm on the
 // threaded wasm backend's shared heap and runs the calls the main thread writes into its control slot.
-// Plain JavaScript, so it starts without a TypeScript loader. Slot layout: see simd-threads.ts.
+// Plain JavaScript, so it starts without a TypeScript loader. The slot layout comes from simd-threads.ts.
 import { workerData } from 'node:worker_threads';
 
-const { module, memory, control, slot, slotInts, names } = workerData;
-const SEQ = 0, DONE = 1, STATUS = 2, OP = 3, ARGC = 4, ARGS = 5;
+const { module, memory, control, slot, slotInts, layout, names } = workerData;
+const { SEQ, DONE, STATUS, OP, ARGC, ARGS } = layout;
 const ctl = new Int32Array(control, slot * slotInts * 4, slotInts);
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const kernels = names.map((name) => exports[name]);

@@ -612,24 +612,20 @@ void clip_grad(const float* dy, const float* x, float* dx, int n, float lo, floa
   for (; i < n; i++) dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.0f;
 }
 
-// Gradient of relu as tfjs's Relu gradient computes it (dy · step(x)): dx = dy · s with s = 1 for
-// x > 0, NaN for NaN x, else 0 — a product, so dy · 0 keeps dy's sign (−0) as tfjs's does.
+// tfjs's step(x) for relu's gradient: 1 for x > 0, x itself (a NaN) for NaN, else 0.
+static inline v128_t relu_step(v128_t v) {
+  const v128_t positive = wasm_f32x4_gt(v, wasm_f32x4_splat(0));
+  return wasm_v128_bitselect(v, wasm_v128_and(wasm_f32x4_splat(1), positive), wasm_f32x4_ne(v, v));
+}
+static inline float relu_step_scalar(float x) { return x > 0 ? 1.0f : (x != x ? x : 0.0f); }
+
+// Gradient of relu as tfjs's Relu gradient computes it (dy · step(x)): dx = dy · relu_step(x), a
+// product, so dy · 0 keeps dy's sign (−0) as tfjs's does.
 EXPORT("relu_grad")
 void relu_grad(const float* dy, const float* x, float* dx, int n) {
-  const v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1);
   int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v128_t v = wasm_v128_load(x + i);
-    const v128_t positive = wasm_f32x4_gt(v, zero);
-    const v128_t isNan = wasm_f32x4_ne(v, v);
-    // s: 1 where positive, x itself (a NaN) where NaN, 0 elsewhere
-    const v128_t s = wasm_v128_bitselect(v, wasm_v128_and(one, positive), isNan);
-    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), s));
-  }
-  for (; i < n; i++) {
-    const float s = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
-    dx[i] = dy[i] * s;
-  }
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), relu_step(wasm_v128_load(x + i))));
+  for (; i < n; i++) dx[i] = dy[i] * relu_step_scalar(x[i]);
 }
 
 // A ReLU(max_value = hi) layer (tfjs-layers: relu, then clipByValue(0, hi)) in one pass, with those two
@@ -646,20 +642,15 @@ void relu_clip(const float* x, float* y, int n, float hi) {
 }
 
 // Its gradient from x, with the values of the two ops' gradients chained (clip's where(), then
-// relu's dy · step(x)): dx = (x ≤ hi ? dy : +0) · s, s = 1 for x > 0, NaN for NaN x, else 0.
+// relu's dy · step(x)): dx = (x ≤ hi ? dy : +0) · relu_step(x).
 EXPORT("relu_clip_grad")
 void relu_clip_grad(const float* dy, const float* x, float* dx, int n, float hi) {
-  const v128_t zero = wasm_f32x4_splat(0), one = wasm_f32x4_splat(1), high = wasm_f32x4_splat(hi);
+  const v128_t high = wasm_f32x4_splat(hi);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
     const v128_t v = wasm_v128_load(x + i);
     const v128_t g = wasm_v128_and(wasm_v128_load(dy + i), wasm_f32x4_le(v, high));
-    const v128_t s = wasm_v128_bitselect(v, wasm_v128_and(one, wasm_f32x4_gt(v, zero)), wasm_f32x4_ne(v, v));
-    wasm_v128_store(dx + i, wasm_f32x4_mul(g, s));
+    wasm_v128_store(dx + i, wasm_f32x4_mul(g, relu_step(v)));
   }
-  for (; i < n; i++) {
-    const float g = x[i] <= hi ? dy[i] : 0.0f;
-    const float s = x[i] > 0 ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
-    dx[i] = g * s;
-  }
+  for (; i < n; i++) dx[i] = (x[i] <= hi ? dy[i] : 0.0f) * relu_step_scalar(x[i]);
 }
