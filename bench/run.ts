@@ -210,20 +210,20 @@ async function main() {
       if (!regimes.length) continue;
       // the cpu backend is ~100x slower than wasm: one warmup, few timed steps
       const p = backend === 'cpu' ? { ...policy, warmup: 1, iterations: Math.min(policy.iterations, 3), minIterations: 1, budgetMs: policy.budgetMs / 4 } : model.heavy ? { ...policy, warmup: 1, minIterations: 2 } : policy;
+      /** One worker process for `model` on `backend` (result labelled `label`), its CPU time counted. */
+      const runWorker = async (list: WorkerRegime[], label: string, env: Record<string, string> = {}) => {
+        const args = ['--import', 'tsx', path.join(BENCH_DIR, 'worker.ts'), '--model', model.id, '--backend', backend, '--regimes', list.join(','), ...policyArgs(p)];
+        const result = (await runChild(process.execPath, args, timeoutMs, RESULT_PREFIX, env)) as WorkerResult;
+        result.regimes ??= [];
+        ourCpuSeconds += result.cpuSeconds ?? 0;
+        run.backends.push({ ...result, backend: label });
+      };
       log(`${model.id} on ${backend}: ${regimes.join(', ')}`);
-      const result = (await runChild(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'worker.ts'), '--model', model.id, '--backend', backend, '--regimes', regimes.join(','), ...policyArgs(p)], timeoutMs, RESULT_PREFIX)) as WorkerResult;
-      result.backend ??= backend;
-      result.regimes ??= [];
-      ourCpuSeconds += result.cpuSeconds ?? 0;
-      run.backends.push(result);
+      await runWorker(regimes, backend);
       if (backend === 'wasm' && KERNEL_THREADS_MODELS.has(model.id)) {
         const split: WorkerRegime[] = ['inference', 'train-bn', 'full'];
         log(`${model.id} on wasm with BNLAB_KERNEL_THREADS=2: ${split.join(', ')}`);
-        const args = ['--import', 'tsx', path.join(BENCH_DIR, 'worker.ts'), '--model', model.id, '--backend', 'wasm', '--regimes', split.join(','), ...policyArgs(p)];
-        const threaded = (await runChild(process.execPath, args, timeoutMs, RESULT_PREFIX, { BNLAB_KERNEL_THREADS: '2' })) as WorkerResult;
-        threaded.regimes ??= [];
-        ourCpuSeconds += threaded.cpuSeconds ?? 0;
-        run.backends.push({ ...threaded, backend: KERNEL_THREADS_BACKEND });
+        await runWorker(split, KERNEL_THREADS_BACKEND, { BNLAB_KERNEL_THREADS: '2' });
       }
       if (backend === 'wasm' && python && model.peerArch) {
         log(`${model.id} on PyTorch (${model.peerArch})`);

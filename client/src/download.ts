@@ -39,23 +39,24 @@ export function tableRows(table: HTMLTableElement): { header: string[]; rows: st
   return { header, rows };
 }
 
+/** A small button labelled `label`, marked data-export=`kind`, that runs `download` on click. */
+function exportButton(kind: string, label: string, download: () => void): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'small';
+  button.dataset.export = kind;
+  button.textContent = label;
+  button.addEventListener('click', download);
+  return button;
+}
+
 /** Two small buttons that download `table` as CSV and as JSON (one object per row). */
 export function tableExportButtons(table: HTMLTableElement, fileName: () => string): HTMLElement {
-  const csv = document.createElement('button');
-  csv.type = 'button';
-  csv.className = 'small';
-  csv.dataset.export = 'csv';
-  csv.textContent = 'CSV';
-  csv.addEventListener('click', () => {
+  const csv = exportButton('csv', 'CSV', () => {
     const { header, rows } = tableRows(table);
     downloadCsv(fileName(), header, rows);
   });
-  const json = document.createElement('button');
-  json.type = 'button';
-  json.className = 'small';
-  json.dataset.export = 'json';
-  json.textContent = 'JSON';
-  json.addEventListener('click', () => {
+  const json = exportButton('json', 'JSON', () => {
     const { header, rows } = tableRows(table);
     downloadJson(fileName(), rows.map((row) => Object.fromEntries(header.map((h, i) => [h || `column${i + 1}`, row[i] ?? '']))));
   });

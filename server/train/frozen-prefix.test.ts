@@ -6,14 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { selectBackend } from '../engine/backend.ts';
 import { type RunEvent } from '../schema/events.ts';
 import { parseRecipe, type AugmentConfig, type RecipeInput } from '../schema/recipe.ts';
-import { writeLayersModel } from './checkpoint.ts';
 import { buildClassifier } from '../backbones/head.ts';
 import { loadBackbone } from '../backbones/load.ts';
 import { ImageDataset } from '../data/dataset.ts';
@@ -26,6 +24,7 @@ import { resolvePolicy } from '../policies/index.ts';
 import { createOptimizer } from './optimizer.ts';
 import { clearFrozenPrefixCache, prepareTrainingSource } from './frozen-prefix.ts';
 import { runTraining } from './loop.ts';
+import { CLASS_COLOURS, writeImageFolder, writeTinyBackbone } from '../../test/support/reliability-fixtures.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bnlab-frozen-'));
 const config = { ...loadConfig(), checkpointsDir: path.join(work, 'checkpoints') };
@@ -34,34 +33,10 @@ const dataDir = path.join(work, 'images');
 const OFF: AugmentConfig = { randomResizedCrop: false, scale: [0.35, 1], horizontalFlip: false };
 const ON: AugmentConfig = { randomResizedCrop: true, scale: [0.6, 1], horizontalFlip: true };
 
-/** conv/BN/ReLU x3 (the last on 1x1 maps), GAP, old classifier: a small stand-in for MobileNet. */
-async function writeTinyBackbone(dir: string) {
-  const input = tf.input({ shape: [16, 16, 3] });
-  let x = input;
-  [8, 12].forEach((filters, i) => {
-    x = tf.layers.conv2d({ name: `conv${i}`, filters, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: i }) }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ name: `bn${i}`, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ name: `relu${i}` }).apply(x) as tf.SymbolicTensor;
-  });
-  x = tf.layers.conv2d({ name: 'conv2', filters: 10, kernelSize: 4, padding: 'valid', useBias: false }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization({ name: 'bn2', momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU({ name: 'relu2' }).apply(x) as tf.SymbolicTensor;
-  const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ name: 'old_classifier', units: 3, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;
-  await writeLayersModel(dir, tf.model({ inputs: input, outputs: out }));
-  fs.writeFileSync(path.join(dir, 'backbone.json'), JSON.stringify({ cutLayer: 'relu2', inputSize: 16, preprocessing: 'minus1to1' }));
-}
-
-async function writeImages(root: string, perClass: number) {
-  for (const [cls, colour] of [['warm', [200, 80, 40]], ['cool', [40, 90, 210]]] as const) {
-    fs.mkdirSync(path.join(root, cls), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      const pixels = Buffer.alloc(20 * 24 * 3);
-      for (let p = 0; p < 480; p++) for (let c = 0; c < 3; c++) pixels[p * 3 + c] = Math.max(0, Math.min(255, colour[c] + ((p * 37 + i * 11 + c * 5) % 60) - 30));
-      await sharp(pixels, { raw: { width: 24, height: 20, channels: 3 } }).png().toFile(path.join(root, cls, `${i}.png`));
-    }
-  }
-  fs.writeFileSync(path.join(root, 'warm', 'broken.png'), 'not an image'); // skipped identically on both paths
+/** 14 images a class at 24x20, plus one undecodable file, which both paths must skip alike. */
+async function writeImages(root: string) {
+  await writeImageFolder(root, 14, CLASS_COLOURS, { width: 24, height: 20 });
+  fs.writeFileSync(path.join(root, 'warm', 'broken.png'), 'not an image');
 }
 
 let runs = 0;
@@ -123,7 +98,7 @@ describe('frozen prefix', () => {
   beforeAll(async () => {
     await selectBackend(process.env.BNLAB_TEST_BACKEND ?? 'wasm');
     await writeTinyBackbone(backboneDir);
-    await writeImages(dataDir, 14);
+    await writeImages(dataDir);
   });
   afterEach(() => clearFrozenPrefixCache());
 
@@ -196,7 +171,7 @@ describe('no backward pass into a backbone where nothing trains', () => {
   beforeAll(async () => {
     await selectBackend(process.env.BNLAB_TEST_BACKEND ?? 'wasm');
     if (!fs.existsSync(backboneDir)) await writeTinyBackbone(backboneDir);
-    if (!fs.existsSync(dataDir)) await writeImages(dataDir, 14);
+    if (!fs.existsSync(dataDir)) await writeImages(dataDir);
   });
   afterEach(() => clearFrozenPrefixCache());
 

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
@@ -11,41 +10,10 @@ import { diskHandler } from '../backbones/model-files.ts';
 import { loadCheckpoint, writeLayersModel } from './checkpoint.ts';
 import { runTraining } from './loop.ts';
 import { selectBackend } from '../engine/backend.ts';
+import { writeImageFolder, writeTinyBackbone } from '../../test/support/reliability-fixtures.ts';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bnlab-run-'));
 const config = { ...loadConfig(), checkpointsDir: path.join(work, 'checkpoints') };
-
-/** A small conv/BN backbone with a classifier, saved as a tfjs layers model folder. */
-async function writeTinyBackbone(dir: string, opts: { biasBeforeBn?: boolean } = {}) {
-  const input = tf.input({ shape: [16, 16, 3] });
-  let x = input;
-  [8, 12].forEach((filters, i) => {
-    x = tf.layers.conv2d({ name: `conv${i}`, filters, kernelSize: 3, strides: 2, padding: 'same', useBias: opts.biasBeforeBn === true && i === 0, kernelInitializer: tf.initializers.heNormal({ seed: i }) }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ name: `bn${i}`, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.reLU({ name: `relu${i}` }).apply(x) as tf.SymbolicTensor;
-  });
-  // a 4x4 valid conv leaves 1x1 maps: its BN sees one value per channel and example, like a BN after pooling
-  x = tf.layers.conv2d({ name: 'conv2', filters: 10, kernelSize: 4, padding: 'valid', useBias: false }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.batchNormalization({ name: 'bn2', momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.reLU({ name: 'relu2' }).apply(x) as tf.SymbolicTensor;
-  const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ name: 'old_classifier', units: 3, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: out });
-  await writeLayersModel(dir, model);
-  fs.writeFileSync(path.join(dir, 'backbone.json'), JSON.stringify({ cutLayer: 'relu2', inputSize: 16, preprocessing: 'minus1to1' }));
-}
-
-/** Two classes that differ in colour, brightness shifted away from the backbone's zero-mean init. */
-async function writeImages(root: string, perClass: number) {
-  for (const [cls, colour] of [['warm', [200, 80, 40]], ['cool', [40, 90, 210]]] as const) {
-    fs.mkdirSync(path.join(root, cls), { recursive: true });
-    for (let i = 0; i < perClass; i++) {
-      const pixels = Buffer.alloc(20 * 20 * 3);
-      for (let p = 0; p < 400; p++) for (let c = 0; c < 3; c++) pixels[p * 3 + c] = Math.max(0, Math.min(255, colour[c] + ((p * 37 + i * 11 + c * 5) % 60) - 30));
-      await sharp(pixels, { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(path.join(root, cls, `${i}.png`));
-    }
-  }
-}
 
 const backboneDir = path.join(work, 'backbone');
 const dataDir = path.join(work, 'images');
@@ -72,7 +40,7 @@ describe('training run end to end', () => {
   beforeAll(async () => {
     await selectBackend(process.env.BNLAB_TEST_BACKEND ?? 'wasm');
     await writeTinyBackbone(backboneDir);
-    await writeImages(dataDir, 20);
+    await writeImageFolder(dataDir, 20);
   });
 
   it('trains, emits typed events and writes a checkpoint plain tfjs can load', async () => {

@@ -26,6 +26,8 @@ export interface TinyBackboneOptions {
   pointBn?: boolean;
   /** replace one conv0 kernel value by NaN: every forward pass is NaN */
   poisoned?: boolean;
+  /** give conv0 a bias although BN follows it (what `bnlab inspect` reports as redundant) */
+  biasBeforeBn?: boolean;
 }
 
 /**
@@ -33,11 +35,11 @@ export interface TinyBackboneOptions {
  * weights.bin) plus a backbone.json sidecar naming its cut layer, input size and preprocessing.
  */
 export async function writeTinyBackbone(dir: string, opts: TinyBackboneOptions = {}): Promise<string> {
-  const { batchNorm = true, pointBn = true, poisoned = false } = opts;
+  const { batchNorm = true, pointBn = true, poisoned = false, biasBeforeBn = false } = opts;
   const input = tf.input({ shape: [16, 16, 3] });
   let x = input;
   [8, 12].forEach((filters, i) => {
-    x = tf.layers.conv2d({ name: `conv${i}`, filters, kernelSize: 3, strides: 2, padding: 'same', useBias: !batchNorm, kernelInitializer: tf.initializers.heNormal({ seed: i }) }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({ name: `conv${i}`, filters, kernelSize: 3, strides: 2, padding: 'same', useBias: !batchNorm || (biasBeforeBn && i === 0), kernelInitializer: tf.initializers.heNormal({ seed: i }) }).apply(x) as tf.SymbolicTensor;
     if (batchNorm) x = tf.layers.batchNormalization({ name: `bn${i}`, momentum: 0.9 }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ name: `relu${i}` }).apply(x) as tf.SymbolicTensor;
   });
@@ -75,12 +77,17 @@ export function texturedPixels(colour: readonly number[], variant: number, width
 
 export const CLASS_COLOURS = { cool: [40, 90, 210], warm: [200, 80, 40] } as const;
 
-/** root/<class>/<i>.png for the two colour classes (or the classes given). */
-export async function writeImageFolder(root: string, perClass: number, classes: Record<string, readonly number[]> = CLASS_COLOURS): Promise<string> {
+/** root/<class>/<i>.png for the two colour classes (or the classes given), 20x20 unless `size` says otherwise. */
+export async function writeImageFolder(
+  root: string,
+  perClass: number,
+  classes: Record<string, readonly number[]> = CLASS_COLOURS,
+  size: { width: number; height: number } = { width: 20, height: 20 },
+): Promise<string> {
   for (const [name, colour] of Object.entries(classes)) {
     fs.mkdirSync(path.join(root, name), { recursive: true });
     for (let i = 0; i < perClass; i++) {
-      await sharp(texturedPixels(colour, i), { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(path.join(root, name, `${i}.png`));
+      await sharp(texturedPixels(colour, i, size.width, size.height), { raw: { ...size, channels: 3 } }).png().toFile(path.join(root, name, `${i}.png`));
     }
   }
   return root;

@@ -16,7 +16,7 @@ import { RUN_FILES } from '../../runs/files.ts';
 import { TENT_DEFAULTS } from '../../train/tent.ts';
 import { resolveInsideRoots } from '../safe-path.ts';
 import { IdSchema, sendFieldErrors, validate } from '../validation.ts';
-import { clientOf, findJob, submitting, type RouteContext } from './context.ts';
+import { clientOf, findJobOfKind, submitting, type RouteContext } from './context.ts';
 
 const unique = <T>(items: T[]) => new Set(items).size === items.length;
 
@@ -73,13 +73,8 @@ export function adaptRoutes({ config, queue }: RouteContext): express.Router {
   });
 
   router.get('/adapt/:id', (req, res) => {
-    const found = findJob(queue, req, res);
-    if (!found) return;
-    const { job } = found;
-    if (job.kind !== 'adapt') {
-      res.status(404).json({ error: `'${job.id}' is not an adapt job` });
-      return;
-    }
+    const job = findJobOfKind(queue, req, res, 'adapt');
+    if (!job) return;
     const body: AdaptJobResponse = {
       id: job.id,
       status: job.status,

@@ -1,6 +1,8 @@
 /** What every route module gets, and the helpers routes share. */
 import type { Request, Response } from 'express';
 import type { BnlabConfig } from '../../config.ts';
+import type { JobKind } from '../../schema/api.ts';
+import type { Job } from '../queue/job.ts';
 import { QueueFullError, type RunQueue } from '../queue/run-queue.ts';
 import { IdSchema, validate } from '../validation.ts';
 import { removedJobs } from './removed-jobs.ts';
@@ -27,6 +29,17 @@ export function findJob(queue: RunQueue, req: Request, res: Response) {
     return null;
   }
   return { id, job };
+}
+
+/** The job `req.params.id` names when it is of `kind` (an inspect or adapt job); answers 404 (and null) otherwise. */
+export function findJobOfKind(queue: RunQueue, req: Request, res: Response, kind: JobKind): Job | null {
+  const found = findJob(queue, req, res);
+  if (!found) return null;
+  if (found.job.kind !== kind) {
+    res.status(404).json({ error: `'${found.job.id}' is not an ${kind} job` });
+    return null;
+  }
+  return found.job;
 }
 
 /** Who is asking, for the per-client queue cap: the peer address. */

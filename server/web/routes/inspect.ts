@@ -3,7 +3,7 @@ import express from 'express';
 import type { InspectJobResponse, InspectProgress } from '../../schema/api.ts';
 import { RecipeSchema } from '../../schema/recipe.ts';
 import { validate } from '../validation.ts';
-import { clientOf, findJob, submitting, type RouteContext } from './context.ts';
+import { clientOf, findJobOfKind, submitting, type RouteContext } from './context.ts';
 import { pinRecipe } from './pin-recipe.ts';
 
 export function inspectRoutes({ config, queue }: RouteContext): express.Router {
@@ -20,13 +20,8 @@ export function inspectRoutes({ config, queue }: RouteContext): express.Router {
   });
 
   router.get('/inspect/:id', (req, res) => {
-    const found = findJob(queue, req, res);
-    if (!found) return;
-    const { job } = found;
-    if (job.kind !== 'inspect') {
-      res.status(404).json({ error: `'${job.id}' is not an inspect job` });
-      return;
-    }
+    const job = findJobOfKind(queue, req, res, 'inspect');
+    if (!job) return;
     const body: InspectJobResponse = {
       id: job.id,
       status: job.status,
